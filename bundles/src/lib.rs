@@ -1,0 +1,1 @@
+//! bundles (see Cargo.toml description).

@@ -1,0 +1,1 @@
+//! importer (see Cargo.toml description).

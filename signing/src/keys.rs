@@ -1,0 +1,472 @@
+//! Ed25519 key pairs stored in minisign's file formats.
+//!
+//! A public key file is two lines: an untrusted comment and the base64 of
+//! `"Ed" ‖ keynum(8) ‖ pk(32)` (FORMATS.md §6), so `minisign -V -p vendor.pub` works with
+//! our keys. Secret keys are written in minisign's *unencrypted* secret-key layout (the
+//! one `minisign -G -W` writes), so the stock tool can sign with a key we generated, and
+//! always with mode 0600.
+//!
+//! The text form ([`PublicKeyBox`]) is kept apart from the parsed key ([`PublicKey`]):
+//! only a successfully parsed key can verify anything.
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use blake2::digest::consts::U32;
+use blake2::{Blake2b, Digest};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use zeroize::Zeroizing;
+
+use crate::SigningError;
+
+/// The 8-byte key number minisign stores beside every key and signature.
+///
+/// Displayed the way minisign displays it: the little-endian `u64` in upper-case hex,
+/// 16 digits. We use this same text as `keyid` in manifests, DSSE envelopes and JWT `kid`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(pub [u8; 8]);
+
+impl KeyId {
+    /// The raw bytes as stored in key and signature files.
+    pub fn as_bytes(&self) -> &[u8; 8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016X}", u64::from_le_bytes(self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = SigningError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SigningError::MalformedKey(format!(
+                "key id must be 16 hex digits, got {s:?}"
+            )));
+        }
+        let n = u64::from_str_radix(s, 16)
+            .map_err(|e| SigningError::MalformedKey(format!("key id {s:?}: {e}")))?;
+        Ok(KeyId(n.to_le_bytes()))
+    }
+}
+
+impl serde::Serialize for KeyId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KeyId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A parsed, usable Ed25519 public key with its key id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    id: KeyId,
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.id)
+    }
+}
+
+impl PublicKey {
+    /// Builds a public key from its id and raw 32 bytes.
+    pub fn from_raw(id: KeyId, raw: &[u8; 32]) -> Result<Self, SigningError> {
+        let key = VerifyingKey::from_bytes(raw)
+            .map_err(|e| SigningError::MalformedKey(format!("not an Ed25519 point: {e}")))?;
+        Ok(PublicKey { id, key })
+    }
+
+    /// The key id.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The raw 32-byte Ed25519 public key.
+    pub fn raw(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The `ed25519-dalek` verifying key, for the other modules of this crate.
+    #[allow(dead_code)]
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// Verifies a raw Ed25519 signature over `msg` (strict verification: rejects
+    /// small-order keys and non-canonical signatures).
+    pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> Result<(), SigningError> {
+        let sig = Signature::from_bytes(sig);
+        self.key
+            .verify_strict(msg, &sig)
+            .map_err(|_| SigningError::BadSignature)
+    }
+
+    /// Verifies a signature given as a byte slice of any length (wrong length → error).
+    pub fn verify_slice(&self, msg: &[u8], sig: &[u8]) -> Result<(), SigningError> {
+        let sig: &[u8; 64] = sig.try_into().map_err(|_| {
+            SigningError::MalformedSignature(format!(
+                "Ed25519 signature must be 64 bytes, got {}",
+                sig.len()
+            ))
+        })?;
+        self.verify(msg, sig)
+    }
+
+    /// The minisign text form of this key.
+    pub fn to_box(&self) -> PublicKeyBox {
+        let mut bin = Vec::with_capacity(42);
+        bin.extend_from_slice(b"Ed");
+        bin.extend_from_slice(&self.id.0);
+        bin.extend_from_slice(self.key.as_bytes());
+        PublicKeyBox(format!(
+            "untrusted comment: minisign public key {}\n{}\n",
+            self.id,
+            B64.encode(bin)
+        ))
+    }
+
+    /// The base64 line of the minisign public key (what `minisign -P` takes).
+    pub fn to_base64(&self) -> String {
+        let text = self.to_box().0;
+        text.lines().nth(1).unwrap_or_default().to_string()
+    }
+
+    /// Parses the base64 line of a minisign public key (`RW...`).
+    pub fn from_base64(line: &str) -> Result<Self, SigningError> {
+        let bin = B64
+            .decode(line.trim())
+            .map_err(|e| SigningError::MalformedKey(format!("public key base64: {e}")))?;
+        if bin.len() != 42 {
+            return Err(SigningError::MalformedKey(format!(
+                "public key must decode to 42 bytes, got {}",
+                bin.len()
+            )));
+        }
+        if &bin[..2] != b"Ed" {
+            return Err(SigningError::MalformedKey(
+                "public key algorithm is not Ed".into(),
+            ));
+        }
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&bin[2..10]);
+        let mut raw = [0u8; 32];
+        raw.copy_from_slice(&bin[10..42]);
+        PublicKey::from_raw(KeyId(id), &raw)
+    }
+
+    /// Reads and parses a minisign public key file.
+    pub fn read(path: &Path) -> Result<Self, SigningError> {
+        PublicKeyBox::read(path)?.parse()
+    }
+}
+
+/// The text of a minisign public key file, not yet parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKeyBox(String);
+
+impl PublicKeyBox {
+    /// Wraps text read from somewhere.
+    pub fn from_text(text: impl Into<String>) -> Self {
+        PublicKeyBox(text.into())
+    }
+
+    /// Reads a public key file (at most 4 KiB are accepted).
+    pub fn read(path: &Path) -> Result<Self, SigningError> {
+        let text = read_small(path, 4096)?;
+        Ok(PublicKeyBox(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses the text: an optional `untrusted comment:` line, then the base64 key.
+    pub fn parse(&self) -> Result<PublicKey, SigningError> {
+        let mut lines = self.0.lines().map(str::trim).filter(|l| !l.is_empty());
+        let first = lines
+            .next()
+            .ok_or_else(|| SigningError::MalformedKey("empty public key file".into()))?;
+        let line = if first.starts_with("untrusted comment:") {
+            lines.next().ok_or_else(|| {
+                SigningError::MalformedKey("public key file has no key line".into())
+            })?
+        } else {
+            first
+        };
+        PublicKey::from_base64(line)
+    }
+
+    /// Writes the text to `path` (mode 0644).
+    pub fn write(&self, path: &Path) -> Result<(), SigningError> {
+        write_file(path, self.0.as_bytes(), 0o644)
+    }
+}
+
+/// An Ed25519 signing key with its key id. The secret is zeroized on drop.
+pub struct KeyPair {
+    id: KeyId,
+    key: SigningKey,
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPair({}, secret hidden)", self.id)
+    }
+}
+
+const SECKEY_LEN: usize = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
+
+impl KeyPair {
+    /// Generates a new key pair and a random key id from the OS random number generator.
+    pub fn generate() -> Result<Self, SigningError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        let mut id = [0u8; 8];
+        getrandom::fill(seed.as_mut()).map_err(|e| SigningError::Random(e.to_string()))?;
+        getrandom::fill(&mut id).map_err(|e| SigningError::Random(e.to_string()))?;
+        Ok(Self::from_seed(KeyId(id), &seed))
+    }
+
+    /// Builds a key pair from a 32-byte seed (deterministic; used by tests and fixtures).
+    pub fn from_seed(id: KeyId, seed: &[u8; 32]) -> Self {
+        KeyPair {
+            id,
+            key: SigningKey::from_bytes(seed),
+        }
+    }
+
+    /// The key id.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The public half.
+    pub fn public(&self) -> PublicKey {
+        PublicKey {
+            id: self.id,
+            key: self.key.verifying_key(),
+        }
+    }
+
+    /// Signs `msg` with plain Ed25519.
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+
+    /// The minisign unencrypted secret-key file text.
+    ///
+    /// Layout (minisign.h `SeckeyStruct`): `"Ed"`, kdf `"\0\0"` (no password), `"B2"`,
+    /// 32-byte salt, opslimit and memlimit (zero), keynum, the 64-byte libsodium secret
+    /// key (seed ‖ public key) and a BLAKE2b-256 checksum over `"Ed" ‖ keynum ‖ sk`.
+    pub fn to_secret_text(&self) -> Zeroizing<String> {
+        let mut bin = Zeroizing::new(Vec::with_capacity(SECKEY_LEN));
+        bin.extend_from_slice(b"Ed");
+        bin.extend_from_slice(&[0, 0]);
+        bin.extend_from_slice(b"B2");
+        bin.extend_from_slice(&[0u8; 32 + 8 + 8]);
+        bin.extend_from_slice(&self.id.0);
+        bin.extend_from_slice(&self.key.to_keypair_bytes());
+        let chk = secret_checksum(&self.id, &self.key.to_keypair_bytes());
+        bin.extend_from_slice(&chk);
+        Zeroizing::new(format!(
+            "untrusted comment: minisign secret key {} (unencrypted; keep it offline)\n{}\n",
+            self.id,
+            B64.encode(&*bin)
+        ))
+    }
+
+    /// Parses a minisign secret-key file written without a password.
+    pub fn from_secret_text(text: &str) -> Result<Self, SigningError> {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let mut line = lines
+            .next()
+            .ok_or_else(|| SigningError::MalformedKey("empty secret key file".into()))?;
+        if line.starts_with("untrusted comment:") {
+            line = lines.next().ok_or_else(|| {
+                SigningError::MalformedKey("secret key file has no key line".into())
+            })?;
+        }
+        let bin = Zeroizing::new(
+            B64.decode(line)
+                .map_err(|e| SigningError::MalformedKey(format!("secret key base64: {e}")))?,
+        );
+        if bin.len() != SECKEY_LEN {
+            return Err(SigningError::MalformedKey(format!(
+                "secret key must decode to {SECKEY_LEN} bytes, got {}",
+                bin.len()
+            )));
+        }
+        if &bin[0..2] != b"Ed" {
+            return Err(SigningError::MalformedKey(
+                "secret key algorithm is not Ed".into(),
+            ));
+        }
+        if bin[2..4] != [0, 0] {
+            return Err(SigningError::EncryptedKey);
+        }
+        if &bin[4..6] != b"B2" {
+            return Err(SigningError::MalformedKey(
+                "secret key checksum algorithm is not B2".into(),
+            ));
+        }
+        let off = 6 + 32 + 8 + 8;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&bin[off..off + 8]);
+        let mut sk = Zeroizing::new([0u8; 64]);
+        sk.copy_from_slice(&bin[off + 8..off + 72]);
+        let chk = &bin[off + 72..off + 104];
+        if secret_checksum(&KeyId(id), &sk)[..] != chk[..] {
+            return Err(SigningError::KeyChecksum);
+        }
+        let key = SigningKey::from_keypair_bytes(&sk)
+            .map_err(|e| SigningError::MalformedKey(format!("inconsistent key pair: {e}")))?;
+        Ok(KeyPair { id: KeyId(id), key })
+    }
+
+    /// Reads a secret key file (at most 4 KiB).
+    pub fn read(path: &Path) -> Result<Self, SigningError> {
+        let text = Zeroizing::new(read_small(path, 4096)?);
+        Self::from_secret_text(&text)
+    }
+
+    /// Writes the secret key to `path` with mode 0600 (created exclusively: an existing
+    /// file is never overwritten).
+    pub fn write_secret(&self, path: &Path) -> Result<(), SigningError> {
+        let text = self.to_secret_text();
+        write_file(path, text.as_bytes(), 0o600)
+    }
+}
+
+fn secret_checksum(id: &KeyId, sk: &[u8; 64]) -> [u8; 32] {
+    let mut h = Blake2b::<U32>::new();
+    h.update(b"Ed");
+    h.update(id.0);
+    h.update(sk);
+    h.finalize().into()
+}
+
+fn read_small(path: &Path, max: u64) -> Result<String, SigningError> {
+    use std::io::Read as _;
+    let io = |source| SigningError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut text = String::new();
+    f.take(max + 1).read_to_string(&mut text).map_err(io)?;
+    if text.len() as u64 > max {
+        return Err(SigningError::MalformedKey(format!(
+            "{}: larger than {max} bytes",
+            path.display()
+        )));
+    }
+    Ok(text)
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let io = |source| SigningError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_key_text_round_trips() {
+        let kp = KeyPair::from_seed(KeyId([1, 2, 3, 4, 5, 6, 7, 8]), &[7u8; 32]);
+        let text = kp.public().to_box();
+        assert!(
+            text.as_str()
+                .starts_with("untrusted comment: minisign public key 0807060504030201\n")
+        );
+        let back = text.parse().expect("parses");
+        assert_eq!(back, kp.public());
+        assert!(back.to_base64().starts_with("RW"));
+    }
+
+    #[test]
+    fn secret_key_text_round_trips_and_detects_corruption() {
+        let kp = KeyPair::from_seed(KeyId([9; 8]), &[3u8; 32]);
+        let text = kp.to_secret_text();
+        let back = KeyPair::from_secret_text(&text).expect("parses");
+        assert_eq!(back.public(), kp.public());
+        // flip one byte of the secret key part: checksum must catch it
+        let line = text.lines().nth(1).expect("key line");
+        let mut bin = B64.decode(line).expect("b64");
+        bin[6 + 48 + 8 + 3] ^= 1;
+        let bad = format!("untrusted comment: x\n{}\n", B64.encode(&bin));
+        assert!(matches!(
+            KeyPair::from_secret_text(&bad),
+            Err(SigningError::KeyChecksum)
+        ));
+    }
+
+    #[test]
+    fn encrypted_keys_are_refused_with_a_clear_error() {
+        let kp = KeyPair::from_seed(KeyId([9; 8]), &[3u8; 32]);
+        let text = kp.to_secret_text();
+        let line = text.lines().nth(1).expect("key line");
+        let mut bin = B64.decode(line).expect("b64");
+        bin[2] = b'S';
+        bin[3] = b'c';
+        let enc = B64.encode(&bin);
+        assert!(matches!(
+            KeyPair::from_secret_text(&enc),
+            Err(SigningError::EncryptedKey)
+        ));
+    }
+
+    #[test]
+    fn secret_key_is_written_0600_and_never_overwritten() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("k.key");
+        let kp = KeyPair::generate().expect("rng");
+        kp.write_secret(&p).expect("write");
+        let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(kp.write_secret(&p).is_err(), "must not overwrite");
+        assert_eq!(KeyPair::read(&p).expect("read").id(), kp.id());
+    }
+
+    #[test]
+    fn key_id_parses_its_own_display() {
+        let id = KeyId([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
+        assert_eq!(id.to_string().parse::<KeyId>().expect("parse"), id);
+        assert!("xyz".parse::<KeyId>().is_err());
+    }
+}

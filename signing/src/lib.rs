@@ -1,0 +1,26 @@
+//! Signing primitives of Stella Ops Offline.
+//!
+//! Everything that signs or verifies in the product goes through this crate, so each
+//! security check exists exactly once:
+//!
+//! - [`keys`]: Ed25519 key pairs with minisign-compatible key files (the text form
+//!   [`keys::PublicKeyBox`] is kept apart from the parsed [`keys::PublicKey`]).
+//! - [`trust`]: pinned trust roots with k-of-n thresholds; [`trust::count_valid`] is the
+//!   one function that counts distinct valid signatures.
+//!
+//! ```
+//! use signing::keys::KeyPair;
+//! let kp = KeyPair::generate().unwrap();
+//! let sig = kp.sign(b"hello");
+//! assert!(kp.public().verify(b"hello", &sig).is_ok());
+//! assert!(kp.public().verify(b"hell0", &sig).is_err());
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod keys;
+pub mod trust;
+
+pub use error::SigningError;
+pub use keys::{KeyId, KeyPair, PublicKey, PublicKeyBox};
+pub use trust::{TrustRoot, count_valid};

@@ -1,0 +1,1 @@
+//! web (see Cargo.toml description).
