@@ -114,10 +114,10 @@ pub fn count_valid<'a>(
                 if valid.contains(&id) {
                     continue;
                 }
-                if let Some(k) = root.keys.get(&id) {
-                    if k.verify_slice(msg, s.sig).is_ok() {
-                        valid.insert(id);
-                    }
+                if let Some(k) = root.keys.get(&id)
+                    && k.verify_slice(msg, s.sig).is_ok()
+                {
+                    valid.insert(id);
                 }
             }
             None => {
