@@ -42,6 +42,8 @@ mod error;
 pub mod limits;
 mod osv;
 mod range;
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use advisory::{Advisory, Affected, Package, pep503_normalize};
