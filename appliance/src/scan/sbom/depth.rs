@@ -8,32 +8,42 @@
 use super::SbomError;
 
 /// Fail with [`SbomError::TooDeep`] if `[`/`{` nest deeper than `limit` outside strings.
+///
+/// SBOM bytes are mostly string contents, so strings are skipped with `memchr` (to the
+/// next quote or backslash) and only the short runs between strings are walked bytewise.
 pub(crate) fn check(bytes: &[u8], limit: usize) -> Result<(), SbomError> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (offset, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Err(SbomError::TooDeep { limit, offset });
+    let mut i = 0usize;
+    while i < bytes.len() {
+        // Outside a string: walk to the next opening quote, counting brackets.
+        let end = memchr::memchr(b'"', &bytes[i..]).map_or(bytes.len(), |j| i + j);
+        for (offset, &b) in bytes[i..end].iter().enumerate() {
+            match b {
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > limit {
+                        return Err(SbomError::TooDeep {
+                            limit,
+                            offset: i + offset,
+                        });
+                    }
                 }
+                // Unbalanced closers are a syntax error the parser reports; never underflow.
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
             }
-            // Unbalanced closers are a syntax error the parser reports; never underflow.
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        }
+        // Inside a string: skip to its closing quote; a backslash escapes the next byte.
+        i = end + 1;
+        while i < bytes.len() {
+            match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                Some(j) if bytes[i + j] == b'\\' => i += j + 2,
+                Some(j) => {
+                    i += j + 1;
+                    break;
+                }
+                None => i = bytes.len(),
+            }
         }
     }
     Ok(())

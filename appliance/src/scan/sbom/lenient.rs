@@ -151,6 +151,8 @@ pub(crate) struct Probe<'a> {
     /// The first few top-level keys, to say what *was* found in an unknown document.
     keys: Vec<String>,
     key_count: usize,
+    /// The probe stopped early because the format was settled.
+    done: bool,
 }
 
 /// What the probe decided.
@@ -168,46 +170,64 @@ pub(crate) enum Kind {
 
 const SHOWN_KEYS: usize = 8;
 
-impl<'de> Deserialize<'de> for Probe<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Probe<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut p = Probe::default();
-                while let Some(key) = map.next_key::<Str<'de>>()? {
-                    p.key_count += 1;
-                    match key.as_str() {
-                        "bomFormat" => p.bom_format = Some(map.next_value()?),
-                        "specVersion" => p.spec_version = Some(map.next_value()?),
-                        "spdxVersion" => p.spdx_version = Some(map.next_value()?),
-                        "schema" => p.schema = Some(map.next_value()?),
-                        k => {
-                            match k {
-                                "components" => p.has_components = true,
-                                "artifacts" => p.has_artifacts = true,
-                                "descriptor" => p.has_descriptor = true,
-                                _ => {}
-                            }
-                            if p.keys.len() < SHOWN_KEYS {
-                                p.keys.push(k.chars().take(40).collect());
-                            }
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(p)
-            }
-        }
-        d.deserialize_map(V)
+/// Fills a [`Probe`] and stops the parse early, with [`PROBE_DONE`], as soon as the keys
+/// seen settle the format: CycloneDX and SPDX put their version keys first, so the probe
+/// of a large document usually reads a few dozen bytes.
+struct ProbeSeed<'p, 'a>(&'p mut Probe<'a>);
+
+/// The sentinel error that ends the probe early; never shown to users.
+const PROBE_DONE: &str = "\u{0}probe-done";
+
+impl<'de: 'a, 'a> de::DeserializeSeed<'de> for ProbeSeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
     }
 }
 
-/// One full pass over the document: checks JSON syntax and reads the discriminating
-/// top-level keys, skipping everything else without allocating.
+impl<'de: 'a, 'a> Visitor<'de> for ProbeSeed<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let p = self.0;
+        while let Some(key) = map.next_key::<Str<'_>>()? {
+            p.key_count += 1;
+            match key.as_str() {
+                "bomFormat" => p.bom_format = Some(map.next_value()?),
+                "specVersion" => p.spec_version = Some(map.next_value()?),
+                "spdxVersion" => p.spdx_version = Some(map.next_value()?),
+                "schema" => p.schema = Some(map.next_value()?),
+                k => {
+                    match k {
+                        "components" => p.has_components = true,
+                        "artifacts" => p.has_artifacts = true,
+                        "descriptor" => p.has_descriptor = true,
+                        _ => {}
+                    }
+                    if p.keys.len() < SHOWN_KEYS {
+                        p.keys.push(k.chars().take(40).collect());
+                    }
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            let settled = (p.bom_format.is_some() && p.spec_version.is_some())
+                || (p.bom_format.is_none() && p.spdx_version.is_some());
+            if settled {
+                p.done = true;
+                return Err(de::Error::custom(PROBE_DONE));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read the discriminating top-level keys, skipping values without allocating; stops as
+/// soon as the format is settled (see [`ProbeSeed`]).
 pub(crate) fn probe(bytes: &[u8]) -> Result<Probe<'_>, SbomError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     let what = match first {
@@ -227,9 +247,12 @@ pub(crate) fn probe(bytes: &[u8]) -> Result<Probe<'_>, SbomError> {
         Some(_) => None,
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let p = Probe::deserialize(&mut de).and_then(|p| de.end().map(|()| p));
-    match (p, what) {
-        (Ok(p), _) => Ok(p),
+    let mut p = Probe::default();
+    let r = de::DeserializeSeed::deserialize(ProbeSeed(&mut p), &mut de).and_then(|()| de.end());
+    match (r, what) {
+        (Ok(()), _) => Ok(p),
+        // The rest of the document is checked by the typed parse that follows.
+        (Err(_), _) if p.done => Ok(p),
         // Syntax errors win over "not an object" so that `[1,` says where it breaks.
         (Err(e), Some(what)) if e.is_data() => Err(SbomError::UnknownFormat(format!(
             "the document is {what}, not an object with bomFormat (CycloneDX), spdxVersion (SPDX) or artifacts+schema (Syft)"
