@@ -49,11 +49,12 @@ pub mod manifest;
 pub mod model;
 pub mod path;
 pub mod reader;
+pub mod tokens;
 pub mod writer;
 
 pub use error::KitError;
 pub use limits::Limits;
 pub use manifest::{Manifest, ManifestEntry, Timestamp, VerifiedManifest};
 pub use path::{Digest, EntryPath, MediaType};
-pub use reader::{KitEntry, KitReader};
+pub use reader::{KitEntry, KitReader, peek_manifest};
 pub use writer::{KitInfo, KitWriter};

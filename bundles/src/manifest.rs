@@ -499,6 +499,22 @@ impl Manifest {
         trust: &TrustRoot,
         limits: &Limits,
     ) -> Result<VerifiedManifest, KitError> {
+        let manifest = Manifest::parse_unverified(bytes, limits)?;
+        // 6. Signatures, through the one threshold check of the product.
+        let signed_by = manifest.verify_signatures(trust)?;
+        // 7. Structure and limits.
+        manifest.validate()?;
+        manifest.check_limits(limits)?;
+        Ok(VerifiedManifest {
+            manifest,
+            signed_by,
+        })
+    }
+
+    /// Steps 1–5 of [`Manifest::parse_and_verify`] (size, depth, format and version,
+    /// schema, canonical form) **without any signature check**: for `stella-kit inspect`
+    /// and diagnostics only. Never trust what this returns.
+    pub fn parse_unverified(bytes: &[u8], limits: &Limits) -> Result<Manifest, KitError> {
         // 1. Size first: nothing below allocates more than the input.
         if bytes.len() as u64 > limits.manifest_bytes() {
             return Err(KitError::ManifestTooLarge {
@@ -547,7 +563,13 @@ impl Manifest {
         if manifest.to_json_bytes()? != bytes {
             return Err(KitError::ManifestNotCanonical);
         }
-        // 6. Signatures, through the one threshold check of the product.
+        Ok(manifest)
+    }
+
+    /// Counts the signatures of pinned keys over the canonical bytes; at least the trust
+    /// root's threshold must verify.
+    pub fn verify_signatures(&self, trust: &TrustRoot) -> Result<BTreeSet<KeyId>, KitError> {
+        let manifest = self;
         if manifest.signatures.len() > MAX_SIGNATURES {
             return Err(KitError::InvalidManifest {
                 field: "signatures",
@@ -582,13 +604,7 @@ impl Manifest {
                 });
             }
         };
-        // 7. Structure and limits.
-        manifest.validate()?;
-        manifest.check_limits(limits)?;
-        Ok(VerifiedManifest {
-            manifest,
-            signed_by,
-        })
+        Ok(signed_by)
     }
 }
 

@@ -693,3 +693,40 @@ impl<R> Read for KitEntry<'_, R> {
         })
     }
 }
+
+/// Reads only the first entry of a kit and parses it as a manifest, **without checking
+/// any signature**: for `stella-kit inspect` and for naming a kit in diagnostics. The
+/// manifest size cap of `limits` applies; nothing beyond the manifest is decompressed.
+pub fn peek_manifest<R: Read>(src: R, limits: &Limits) -> Result<Manifest, KitError> {
+    let mut dec = zstd::stream::read::Decoder::new(src).map_err(KitError::Decompress)?;
+    dec.window_log_max(WINDOW_LOG_MAX)
+        .map_err(KitError::Decompress)?;
+    let mut block = [0u8; BLOCK as usize];
+    dec.read_exact(&mut block).map_err(|e| KitError::Truncated {
+        context: format!("reading the first tar header: {e}"),
+    })?;
+    let header = tar::Header::from_byte_slice(&block);
+    let name = String::from_utf8_lossy(&header.path_bytes()).into_owned();
+    if name != MANIFEST_NAME {
+        return Err(KitError::ManifestNotFirst { found: name });
+    }
+    let size = header.entry_size().map_err(|e| KitError::Truncated {
+        context: format!("manifest header size: {e}"),
+    })?;
+    if size > limits.manifest_bytes() {
+        return Err(KitError::ManifestTooLarge {
+            size,
+            limit: limits.manifest_bytes(),
+        });
+    }
+    let mut bytes = Vec::new();
+    dec.take(size)
+        .read_to_end(&mut bytes)
+        .map_err(KitError::Decompress)?;
+    if bytes.len() as u64 != size {
+        return Err(KitError::Truncated {
+            context: "stream ended inside manifest.json".into(),
+        });
+    }
+    Manifest::parse_unverified(&bytes, limits)
+}

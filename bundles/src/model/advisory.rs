@@ -290,6 +290,26 @@ impl Advisory {
         self.database_severity.as_deref()
     }
 
+    /// Adds what an enrichment source (NVD) knows and the advisory lacks: severity
+    /// entries of a kind the advisory does not carry yet, and the long description when
+    /// it has none. Upstream data always wins; the advisory stays valid (the severity
+    /// entries were validated by [`Severity::new`]).
+    pub fn enrich(&mut self, severity: impl IntoIterator<Item = Severity>, details: Option<String>) {
+        for s in severity {
+            if self.severity.len() < super::limits::MAX_SEVERITIES
+                && !self.severity.iter().any(|have| have.kind() == s.kind())
+            {
+                self.severity.push(s);
+            }
+        }
+        if self.details.is_none()
+            && let Some(d) = details
+            && d.len() <= super::limits::MAX_DETAILS_LEN
+        {
+            self.details = Some(d);
+        }
+    }
+
     /// Whether the advisory is withdrawn at `now` (withdrawal time not after `now`).
     /// Withdrawn advisories must not produce findings.
     pub fn is_withdrawn(&self, now: OffsetDateTime) -> bool {
