@@ -60,4 +60,42 @@ pub enum SigningError {
     /// A trust root is internally inconsistent (e.g. threshold 0 or above the key count).
     #[error("invalid trust root: {0}")]
     InvalidTrustRoot(String),
+    /// The minisign global signature over the trusted comment does not verify: the
+    /// trusted comment was edited (or the signature line swapped) after signing.
+    #[error("the trusted comment's global signature does not verify (trusted comment altered)")]
+    BadGlobalSignature,
+    /// A legacy (`Ed`, not prehashed) minisign signature was presented but the caller did
+    /// not allow legacy signatures.
+    #[error(
+        "legacy (non-prehashed) minisign signature refused; re-sign without `-l` or allow legacy signatures explicitly"
+    )]
+    LegacyNotAllowed,
+    /// A legacy minisign signature covers a message larger than the caller's buffer cap
+    /// (legacy signatures sign the raw message, so verifying needs all of it in memory).
+    #[error(
+        "legacy minisign signature over more than {limit} bytes: legacy verification buffers the whole message, so it is capped; re-sign prehashed"
+    )]
+    LegacyTooLarge {
+        /// The cap in bytes (`VerifyOptions::max_legacy_bytes`).
+        limit: u64,
+    },
+    /// A comment given for signing is not acceptable (control characters, too long).
+    #[error("invalid {which} comment: {reason}")]
+    InvalidComment {
+        /// `"trusted"` or `"untrusted"`.
+        which: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An input is larger than this crate accepts.
+    #[error("{what} is larger than {limit} bytes")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A DSSE envelope is malformed (bad JSON, bad base64, missing fields).
+    #[error("malformed DSSE envelope: {0}")]
+    MalformedEnvelope(String),
 }

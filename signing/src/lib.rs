@@ -5,6 +5,8 @@
 //!
 //! - [`keys`]: Ed25519 key pairs with minisign-compatible key files (the text form
 //!   [`keys::PublicKeyBox`] is kept apart from the parsed [`keys::PublicKey`]).
+//! - [`minisign`]: minisign-compatible detached signatures (prehashed, streamed), which
+//!   the stock `minisign -V` accepts.
 //! - [`trust`]: pinned trust roots with k-of-n thresholds; [`trust::count_valid`] is the
 //!   one function that counts distinct valid signatures.
 //!
@@ -19,8 +21,10 @@
 
 pub mod error;
 pub mod keys;
+pub mod minisign;
 pub mod trust;
 
 pub use error::SigningError;
 pub use keys::{KeyId, KeyPair, PublicKey, PublicKeyBox};
+pub use minisign::SignatureBox;
 pub use trust::{TrustRoot, count_valid};
