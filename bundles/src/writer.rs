@@ -96,6 +96,12 @@ impl KitWriter {
         Ok(())
     }
 
+    /// Replaces the summary (it is signed with the manifest, so it can be filled in
+    /// once the entries are known, up to [`KitWriter::write`]).
+    pub fn set_summary(&mut self, summary: Summary) {
+        self.info.summary = summary;
+    }
+
     /// Adds an entry whose content is in memory.
     pub fn add_bytes(
         &mut self,
