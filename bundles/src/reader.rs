@@ -582,6 +582,10 @@ impl<R> KitReader<R> {
         let Some(cur) = self.current.as_mut() else {
             return Ok(());
         };
+        if cur.verified {
+            // Read to its end already: the digest was checked then.
+            return Ok(());
+        }
         while cur.remaining > 0 {
             let s = self.stream.slice(cur.remaining)?;
             if s.is_empty() {

@@ -169,3 +169,22 @@ fn the_source_comes_back_after_a_clean_end_and_saw_every_byte() {
     let got = seen.lock().expect("lock").clone().finalize();
     assert_eq!(got, want);
 }
+
+#[test]
+fn finish_after_reading_an_entry_to_its_end_is_a_no_op() {
+    use std::io::Read as _;
+    let (_, kit) = crate::util::good_kit();
+    let mut r = bundles::KitReader::open(
+        std::io::Cursor::new(kit),
+        &crate::util::trust(),
+        bundles::Limits::default(),
+    )
+    .expect("open");
+    while let Some(mut e) = r.next_entry().expect("entry") {
+        let mut buf = Vec::new();
+        e.read_to_end(&mut buf).expect("read");
+        // The digest was checked when the last byte was read; finishing again must not
+        // re-check an emptied hasher (regression: it reported the empty-input sha256).
+        e.finish().expect("finish after a full read");
+    }
+}
