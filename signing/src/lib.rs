@@ -5,6 +5,7 @@
 //!
 //! - [`keys`]: Ed25519 key pairs with minisign-compatible key files (the text form
 //!   [`keys::PublicKeyBox`] is kept apart from the parsed [`keys::PublicKey`]).
+//! - [`jwt`]: EdDSA JSON Web Tokens (the offline client tokens), every check explicit.
 //! - [`minisign`]: minisign-compatible detached signatures (prehashed, streamed), which
 //!   the stock `minisign -V` accepts.
 //! - [`trust`]: pinned trust roots with k-of-n thresholds; [`trust::count_valid`] is the
@@ -20,11 +21,13 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod jwt;
 pub mod keys;
 pub mod minisign;
 pub mod trust;
 
 pub use error::SigningError;
+pub use jwt::JwtError;
 pub use keys::{KeyId, KeyPair, PublicKey, PublicKeyBox};
 pub use minisign::SignatureBox;
 pub use trust::{TrustRoot, count_valid};

@@ -1,0 +1,10 @@
+//! Writes the golden files of the interop tests into the directory given as the first
+//! argument (`signing/tests/data`); `tests/data/regen.sh` runs it and then has the
+//! reference implementations (PyJWT, securesystemslib) check the files.
+#[path = "../tests/common/golden.rs"]
+mod golden;
+
+fn main() {
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: golden_vectors DIR"));
+    std::fs::write(dir.join("jwt/golden.jwt"), golden::golden_jwt() + "\n").expect("write");
+}
