@@ -706,9 +706,10 @@ pub fn peek_manifest<R: Read>(src: R, limits: &Limits) -> Result<Manifest, KitEr
     dec.window_log_max(WINDOW_LOG_MAX)
         .map_err(KitError::Decompress)?;
     let mut block = [0u8; BLOCK as usize];
-    dec.read_exact(&mut block).map_err(|e| KitError::Truncated {
-        context: format!("reading the first tar header: {e}"),
-    })?;
+    dec.read_exact(&mut block)
+        .map_err(|e| KitError::Truncated {
+            context: format!("reading the first tar header: {e}"),
+        })?;
     let header = tar::Header::from_byte_slice(&block);
     let name = String::from_utf8_lossy(&header.path_bytes()).into_owned();
     if name != MANIFEST_NAME {

@@ -70,8 +70,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let r: Result<ClientTokens, _> =
-            serde_json::from_str(r#"{"clients":[],"extra":1}"#);
+        let r: Result<ClientTokens, _> = serde_json::from_str(r#"{"clients":[],"extra":1}"#);
         assert!(r.is_err());
         let r: Result<ClientTokens, _> =
             serde_json::from_str(r#"{"clients":[{"id":"a","token":"t"}]}"#);

@@ -8,3 +8,4 @@
 pub mod activate;
 pub mod audit;
 pub mod datadir;
+pub mod import;

@@ -294,7 +294,11 @@ impl Advisory {
     /// entries of a kind the advisory does not carry yet, and the long description when
     /// it has none. Upstream data always wins; the advisory stays valid (the severity
     /// entries were validated by [`Severity::new`]).
-    pub fn enrich(&mut self, severity: impl IntoIterator<Item = Severity>, details: Option<String>) {
+    pub fn enrich(
+        &mut self,
+        severity: impl IntoIterator<Item = Severity>,
+        details: Option<String>,
+    ) {
         for s in severity {
             if self.severity.len() < super::limits::MAX_SEVERITIES
                 && !self.severity.iter().any(|have| have.kind() == s.kind())

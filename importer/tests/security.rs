@@ -1,0 +1,514 @@
+//! One test per row of KIT-SECURITY.md (and per numbered check): each refusal names its
+//! check, and leaves every file outside `audit/` byte-identical.
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use importer::datadir::DataDir;
+use importer::import::{self, Check, ImportError, ImportOptions, ImportReport, Outcome};
+use signing::{TrustRoot, jwt};
+
+fn run(dd: &DataDir, kit: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
+    import::import(dd, kit, opts)
+}
+
+/// Imports and expects a refusal at check `n`, with nothing changed but the audit log,
+/// which must record the refusal.
+fn assert_refused(dd: &DataDir, kit: &Path, opts: &ImportOptions, n: u8) -> String {
+    let before = snapshot(dd);
+    let audit_before = dd.audit().records().expect("audit").len();
+    let err = run(dd, kit, opts).expect_err("must be refused");
+    let refusal = err
+        .refusal()
+        .unwrap_or_else(|| panic!("not a refusal: {err}"));
+    assert_eq!(
+        refusal.check().number(),
+        n,
+        "refused at the wrong check: {}",
+        refusal.one_line()
+    );
+    assert_eq!(snapshot(dd), before, "a refusal changed the data dir");
+    let recs = dd.audit().records().expect("audit");
+    assert_eq!(recs.len(), audit_before + 1, "the refusal is audited");
+    let last = recs.last().expect("record");
+    assert_eq!(last.kind, "import");
+    assert_eq!(last.event["result"], "refused");
+    assert_eq!(last.event["check"], u64::from(n));
+    dd.audit()
+        .verify(Some(&dd.appliance_public().expect("pub")))
+        .expect("chain intact");
+    let line = refusal.one_line();
+    assert!(line.contains(&format!("check {n}")), "{line}");
+    assert!(line.ends_with("nothing was changed"), "{line}");
+    line
+}
+
+fn opts() -> ImportOptions {
+    ImportOptions::new(NOW)
+}
+
+fn kit(dir: &Path, name: &str, spec: &KitSpec) -> std::path::PathBuf {
+    write_kit(dir, name, &kit_bytes(spec, &[&vendor()]), &vendor())
+}
+
+#[test]
+fn a_valid_kit_is_activated_with_every_check_reported() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k1.ouk", &KitSpec::new(1));
+    let r = run(&dd, &k, &opts()).expect("import");
+    assert_eq!(r.outcome, Outcome::Activated);
+    let numbers: Vec<u8> = r.checks.iter().map(|c| c.number).collect();
+    assert_eq!(numbers, (1..=10).collect::<Vec<u8>>());
+    assert!(r.checks.iter().all(|c| c.passed));
+    assert_eq!(r.sequence, Some(1));
+    assert!(r.advisories["advisories/PyPI.jsonl"] > 0);
+    let dir = dd.current_link().canonicalize().expect("current");
+    assert!(dir.join("content/advisories/PyPI.jsonl").is_file());
+    assert!(dir.join("manifest.json").is_file());
+    assert!(dir.join("activated.json").is_file());
+    let rec = dd.audit().records().expect("audit");
+    assert_eq!(rec.last().expect("rec").event["result"], "accepted");
+}
+
+// 1. arbitrary content: only pinned keys count ----------------------------------------
+
+#[test]
+fn row1_kit_signed_by_an_unpinned_key_is_refused_at_check_2() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let bytes = kit_bytes(&KitSpec::new(1), &[&stranger()]);
+    let k = write_kit(tmp.path(), "k.ouk", &bytes, &stranger());
+    let line = assert_refused(&dd, &k, &opts(), 2);
+    assert!(line.contains("detached signature"), "{line}");
+}
+
+#[test]
+fn row1_missing_detached_signature_is_refused_at_check_2() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    std::fs::remove_file(tmp.path().join("k.ouk.minisig")).expect("rm");
+    let line = assert_refused(&dd, &k, &opts(), 2);
+    assert!(line.contains("missing"), "{line}");
+}
+
+#[test]
+fn row1_tampered_file_fails_the_detached_signature() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    let mut b = std::fs::read(&k).expect("read");
+    let n = b.len();
+    b[n / 2] ^= 1;
+    std::fs::write(&k, b).expect("write");
+    assert_refused(&dd, &k, &opts(), 2);
+}
+
+#[test]
+fn row1_manifest_signed_by_an_unpinned_key_is_refused_at_check_3() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    // The detached signature is by the vendor (e.g. a re-signed file), the manifest is not.
+    let bytes = kit_bytes(&KitSpec::new(1), &[&stranger()]);
+    let k = write_kit(tmp.path(), "k.ouk", &bytes, &vendor());
+    assert_refused(&dd, &k, &opts(), 3);
+}
+
+// 2. rollback ----------------------------------------------------------------------------
+
+#[test]
+fn row2_older_sequence_is_refused_and_the_same_one_is_a_no_op() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k5 = kit(tmp.path(), "k5.ouk", &KitSpec::new(5));
+    assert_eq!(
+        run(&dd, &k5, &opts()).expect("5").outcome,
+        Outcome::Activated
+    );
+    let k4 = kit(tmp.path(), "k4.ouk", &KitSpec::new(4));
+    let line = assert_refused(&dd, &k4, &opts(), 6);
+    assert!(
+        line.contains("older than the last accepted kit (5)"),
+        "{line}"
+    );
+    let before = snapshot(&dd);
+    let again = run(&dd, &k5, &opts()).expect("same kit");
+    assert_eq!(again.outcome, Outcome::AlreadyImported);
+    assert_eq!(snapshot(&dd), before);
+    // a different kit claiming the same sequence is a replay
+    let mut other = KitSpec::new(5);
+    other.kit_id = "other-5".into();
+    let k5b = kit(tmp.path(), "k5b.ouk", &other);
+    let line = assert_refused(&dd, &k5b, &opts(), 6);
+    assert!(line.contains("replay"), "{line}");
+}
+
+// 3. freeze -------------------------------------------------------------------------------
+
+#[test]
+fn row3_expired_kit_is_refused_at_check_7() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut s = KitSpec::new(1);
+    s.created_at = NOW - time::Duration::days(40);
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let mut o = opts();
+    // the data dir was initialised a day before NOW; an old kit is not a clock problem
+    o.clock_skew = time::Duration::minutes(10);
+    let line = assert_refused(&dd, &k, &o, 7);
+    assert!(line.contains("expired"), "{line}");
+}
+
+// 4. clock tampering ---------------------------------------------------------------------
+
+#[test]
+fn row4_clock_earlier_than_the_latest_trusted_time_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k1 = kit(tmp.path(), "k1.ouk", &KitSpec::new(1));
+    run(&dd, &k1, &opts()).expect("first");
+    let k2 = kit(tmp.path(), "k2.ouk", &KitSpec::new(2));
+    let mut o = opts();
+    o.now = NOW - time::Duration::days(3);
+    let line = assert_refused(&dd, &k2, &o, 7);
+    assert!(
+        line.contains("earlier than the latest trusted time"),
+        "{line}"
+    );
+}
+
+#[test]
+fn row4_kit_from_the_future_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut s = KitSpec::new(1);
+    s.created_at = NOW + time::Duration::days(2);
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let line = assert_refused(&dd, &k, &opts(), 7);
+    assert!(line.contains("after the appliance clock"), "{line}");
+}
+
+// 5. mix-and-match -----------------------------------------------------------------------
+
+/// Splits a tar stream into (header, data-with-padding) blocks per entry.
+fn entries(tar: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 512 <= tar.len() && tar[at..at + 512].iter().any(|&b| b != 0) {
+        let h = tar::Header::from_byte_slice(&tar[at..at + 512]);
+        let size = usize::try_from(h.entry_size().expect("size")).expect("fits");
+        let padded = size.div_ceil(512) * 512;
+        out.push((
+            tar[at..at + 512].to_vec(),
+            tar[at + 512..at + 512 + padded].to_vec(),
+        ));
+        at += 512 + padded;
+    }
+    out
+}
+
+fn join(parts: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for (h, d) in parts {
+        t.extend_from_slice(h);
+        t.extend_from_slice(d);
+    }
+    t.extend_from_slice(&[0u8; 1024]);
+    t
+}
+
+#[test]
+fn row5_entry_from_another_kit_is_refused_at_check_8() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let a = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    let mut spec_b = KitSpec::new(1);
+    // same size, different content: only the digest can tell
+    let mut adv = spec_b.advisories.clone();
+    let pos = adv.iter().position(|&c| c == b'Z').unwrap_or(10);
+    adv[pos] = if adv[pos] == b'Y' { b'X' } else { b'Y' };
+    spec_b.advisories = adv;
+    let b = entries(&untar(&kit_bytes(&spec_b, &[&vendor()])));
+    let mixed = vec![a[0].clone(), b[1].clone()];
+    // An attacker cannot make the detached signature; re-signing here isolates check 8.
+    let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&mixed)), &vendor());
+    let line = assert_refused(&dd, &k, &opts(), 8);
+    assert!(line.contains("sha256"), "{line}");
+}
+
+// 6. endless data ------------------------------------------------------------------------
+
+#[test]
+fn row6_oversized_kit_file_is_refused_at_check_1_before_reading() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    let mut o = opts();
+    o.limits = o.limits.max_kit_bytes(100);
+    let line = assert_refused(&dd, &k, &o, 1);
+    assert!(line.contains("cap"), "{line}");
+}
+
+#[test]
+fn row6_unpacked_size_above_the_cap_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    let mut o = opts();
+    o.limits = o.limits.max_total_bytes(16);
+    let line = assert_refused(&dd, &k, &o, 8);
+    assert!(line.contains("limit"), "{line}");
+}
+
+// 7. extraneous or malicious entries -----------------------------------------------------
+
+fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
+    let parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..name.len()].copy_from_slice(name);
+    if let Some(l) = link {
+        h.set_link_name(l).expect("link");
+    }
+    h.set_cksum();
+    let mut all = parts.clone();
+    all.push((h.as_bytes().to_vec(), Vec::new()));
+    retar(&join(&all))
+}
+
+#[test]
+fn row7_unlisted_entry_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_extra_entry(tar::EntryType::Regular, b"zz-extra.json", None);
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    let line = assert_refused(&dd, &k, &opts(), 9);
+    assert!(line.contains("zz-extra.json"), "{line}");
+}
+
+#[test]
+fn row7_parent_traversal_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_extra_entry(tar::EntryType::Regular, b"../../etc/cron.d/x", None);
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    assert_refused(&dd, &k, &opts(), 9);
+    assert!(!tmp.path().join("etc").exists());
+}
+
+#[test]
+fn row7_absolute_path_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_extra_entry(tar::EntryType::Regular, b"/tmp/evil", None);
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    assert_refused(&dd, &k, &opts(), 9);
+}
+
+#[test]
+fn row7_symlink_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_extra_entry(tar::EntryType::Symlink, b"link", Some("/etc/passwd"));
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    assert_refused(&dd, &k, &opts(), 9);
+}
+
+#[test]
+fn row7_device_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_extra_entry(tar::EntryType::Char, b"dev", None);
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    assert_refused(&dd, &k, &opts(), 9);
+}
+
+#[test]
+fn row7_duplicate_entry_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    let mut all = parts.clone();
+    all.push(parts[1].clone());
+    let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&all)), &vendor());
+    assert_refused(&dd, &k, &opts(), 9);
+}
+
+#[test]
+fn row7_unknown_entry_kind_is_refused_at_check_10() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut s = KitSpec::new(1);
+    s.extra.push((
+        "scripts/postinst".into(),
+        "text/plain".into(),
+        b"rm -rf /".to_vec(),
+    ));
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let line = assert_refused(&dd, &k, &opts(), 10);
+    assert!(line.contains("scripts/postinst"), "{line}");
+}
+
+// 8. key compromise: k-of-n ---------------------------------------------------------------
+
+#[test]
+fn row8_threshold_two_needs_two_distinct_pinned_signers() {
+    let (tmp, dd) = data_dir(&[&vendor(), &vendor2()], 2, None);
+    let one = write_kit(
+        tmp.path(),
+        "one.ouk",
+        &kit_bytes(&KitSpec::new(1), &[&vendor()]),
+        &vendor(),
+    );
+    let line = assert_refused(&dd, &one, &opts(), 3);
+    assert!(line.contains("2 required"), "{line}");
+    let dup = write_kit(
+        tmp.path(),
+        "dup.ouk",
+        &kit_bytes(&KitSpec::new(1), &[&vendor(), &vendor()]),
+        &vendor(),
+    );
+    assert!(
+        run(&dd, &dup, &opts()).is_err(),
+        "the same key twice is one signer"
+    );
+    let two = write_kit(
+        tmp.path(),
+        "two.ouk",
+        &kit_bytes(&KitSpec::new(1), &[&vendor(), &vendor2()]),
+        &vendor2(),
+    );
+    assert_eq!(
+        run(&dd, &two, &opts()).expect("two").outcome,
+        Outcome::Activated
+    );
+}
+
+// 10. wrong site --------------------------------------------------------------------------
+
+#[test]
+fn row10_kit_for_another_site_is_refused_at_check_5() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, Some("plant-7"));
+    let mut s = KitSpec::new(1);
+    s.site = Some("plant-9".into());
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let line = assert_refused(&dd, &k, &opts(), 5);
+    assert!(
+        line.contains("plant-9") && line.contains("plant-7"),
+        "{line}"
+    );
+    let (tmp2, dd2) = data_dir(&[&vendor()], 1, None);
+    let k2 = kit(tmp2.path(), "k.ouk", &s);
+    assert_refused(&dd2, &k2, &opts(), 5);
+}
+
+// 11. tokens ------------------------------------------------------------------------------
+
+#[test]
+fn row11_tokens_are_verified_then_resigned_by_the_appliance() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, Some("plant-7"));
+    let mut s = KitSpec::new(1);
+    s.site = Some("plant-7".into());
+    s.clients = vec![
+        (
+            "ci-a".into(),
+            vendor_token(&vendor(), "ci-a", s.created_at, Some("plant-7")),
+        ),
+        (
+            "ci-b".into(),
+            vendor_token(&vendor(), "ci-b", s.created_at, Some("plant-7")),
+        ),
+    ];
+    s.revoked = vec!["jti-ci-b".into(), "old-1".into()];
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let r = run(&dd, &k, &opts()).expect("import");
+    assert_eq!(r.clients, vec!["ci-a".to_string()]);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("ci-b") && w.contains("revoked"))
+    );
+    let dir = dd.current_link().canonicalize().expect("current");
+    let t = import::read_tokens(&dir).expect("tokens");
+    assert_eq!(t.revoked, vec!["jti-ci-b".to_string(), "old-1".to_string()]);
+    let app = TrustRoot::single(dd.appliance_public().expect("pub"));
+    let v = jwt::Validation {
+        now: NOW.unix_timestamp(),
+        leeway_secs: 0,
+        issuer: Some(dd.appliance_id().expect("id")),
+        audience: Some("plant-7".into()),
+    };
+    let claims = jwt::verify(&t.clients[0].token, &app, &v).expect("appliance-signed");
+    assert_eq!(claims.sub, "ci-a");
+    assert_eq!(claims.max_scans_per_day, Some(333));
+    // the vendor-signed original is not accepted as an appliance token
+    let vendor_original = &s.clients[0].1;
+    assert!(jwt::verify(vendor_original, &app, &v).is_err());
+}
+
+#[test]
+fn row11_forged_token_refuses_the_kit_at_check_10() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut s = KitSpec::new(1);
+    s.clients = vec![(
+        "ci-a".into(),
+        vendor_token(&stranger(), "ci-a", s.created_at, None),
+    )];
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let line = assert_refused(&dd, &k, &opts(), 10);
+    assert!(line.contains("ci-a"), "{line}");
+}
+
+#[test]
+fn row11_token_listed_under_another_client_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut s = KitSpec::new(1);
+    s.clients = vec![(
+        "ci-a".into(),
+        vendor_token(&vendor(), "ci-b", s.created_at, None),
+    )];
+    let k = kit(tmp.path(), "k.ouk", &s);
+    assert_refused(&dd, &k, &opts(), 10);
+}
+
+// content ---------------------------------------------------------------------------------
+
+#[test]
+fn advisories_that_do_not_parse_are_refused_at_check_10() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut s = KitSpec::new(1);
+    s.advisories = b"{\"id\":\"X\"}\n".to_vec();
+    let k = kit(tmp.path(), "k.ouk", &s);
+    let line = assert_refused(&dd, &k, &opts(), 10);
+    assert!(
+        line.contains("advisories/PyPI.jsonl") && line.contains("line 1"),
+        "{line}"
+    );
+}
+
+#[test]
+fn format_version_2_is_refused_at_check_4() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let mut parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    let manifest = &parts[0].1;
+    let text =
+        String::from_utf8_lossy(manifest).replace("\"format_version\":1", "\"format_version\":2");
+    let body = text.trim_end_matches('\0').as_bytes().to_vec();
+    let mut h = tar::Header::from_byte_slice(&parts[0].0).clone();
+    h.set_size(body.len() as u64);
+    h.set_cksum();
+    let mut data = body.clone();
+    data.resize(body.len().div_ceil(512) * 512, 0);
+    parts[0] = (h.as_bytes().to_vec(), data);
+    let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&parts)), &vendor());
+    let line = assert_refused(&dd, &k, &opts(), 4);
+    assert!(line.contains("format_version"), "{line}");
+}
+
+#[test]
+fn every_check_has_a_number_and_a_title() {
+    let n: Vec<u8> = Check::ALL.iter().map(|c| c.number()).collect();
+    assert_eq!(n, (1..=10).collect::<Vec<u8>>());
+    assert!(Check::ALL.iter().all(|c| !c.title().is_empty()));
+}
+
+#[test]
+fn a_second_concurrent_import_is_told_to_wait() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dd.audit_dir().join(".import.lock"))
+        .expect("lock file");
+    lock.lock().expect("lock");
+    assert!(matches!(run(&dd, &k, &opts()), Err(ImportError::Busy)));
+    lock.unlock().expect("unlock");
+    assert!(run(&dd, &k, &opts()).is_ok());
+}

@@ -1,0 +1,337 @@
+//! `stella-kit` end to end: keygen, build (sample feed, tokens, an OCI artifact from a
+//! loopback registry), reproducibility, sequence state, stock `minisign`, inspect, verify.
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use server::TestServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stella-kit");
+const EPOCH: &str = "1795000000"; // 2026-11-18T...Z
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv")
+}
+
+fn stella_kit(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run stella-kit")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "stella-kit failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
+    ok(&stella_kit(
+        &["keygen", "--out", dir.to_str().expect("utf8")],
+        &[],
+    ));
+    (dir.join("vendor.key"), dir.join("vendor.pub"))
+}
+
+fn config(dir: &Path, extra: &str) -> PathBuf {
+    config_with(dir, "", extra)
+}
+
+fn config_with(dir: &Path, top: &str, extra: &str) -> PathBuf {
+    let p = dir.join("kit.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"{top}
+site = "plant-7"
+valid_days = 30
+[[source]]
+kind = "dir"
+path = "{}"
+[[client]]
+id = "ci-frontend"
+[[client]]
+id = "ci-backend"
+max_scans_per_day = 1000
+{extra}
+"#,
+            samples().display()
+        ),
+    )
+    .expect("write kit.toml");
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+#[test]
+fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, pk) = keygen(d.path());
+    let mode = std::fs::metadata(&sk).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(&pk)
+            .expect("pub")
+            .starts_with("untrusted comment:")
+    );
+    let again = stella_kit(&["keygen", "--out", s(d.path())], &[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+}
+
+#[test]
+fn same_inputs_and_source_date_epoch_give_a_byte_identical_kit() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, _) = keygen(d.path());
+    let cfg = config(d.path(), "");
+    let build = |out: &str| {
+        ok(&stella_kit(
+            &[
+                "build",
+                "--config",
+                s(&cfg),
+                "--key",
+                s(&sk),
+                "--out",
+                out,
+                "--sequence",
+                "7",
+                "--cache",
+                s(&d.path().join("cache")),
+            ],
+            &[("SOURCE_DATE_EPOCH", EPOCH)],
+        ));
+    };
+    let a = d.path().join("a.ouk");
+    let b = d.path().join("b.ouk");
+    build(s(&a));
+    build(s(&b));
+    assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    // The trusted comment names the file, so sign under the same name for the .minisig.
+    let sig_a = std::fs::read_to_string(d.path().join("a.ouk.minisig")).expect("sig");
+    let c_dir = d.path().join("again");
+    std::fs::create_dir_all(&c_dir).expect("dir");
+    build(s(&c_dir.join("a.ouk")));
+    assert_eq!(
+        std::fs::read_to_string(c_dir.join("a.ouk.minisig")).expect("sig"),
+        sig_a
+    );
+}
+
+#[test]
+fn sequence_follows_the_key_state_and_inspect_shows_the_manifest() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, pk) = keygen(d.path());
+    let cfg = config_with(d.path(), "revoked = [\"old-token-1\"]", "");
+    let cache = d.path().join("cache");
+    for expected in [1u64, 2] {
+        let out = d.path().join(format!("k{expected}.ouk"));
+        let json = ok(&stella_kit(
+            &[
+                "build",
+                "--config",
+                s(&cfg),
+                "--key",
+                s(&sk),
+                "--out",
+                s(&out),
+                "--cache",
+                s(&cache),
+                "--json",
+            ],
+            &[],
+        ));
+        let report: serde_json::Value = serde_json::from_str(&json).expect("report json");
+        assert_eq!(report["sequence"], expected);
+        assert_eq!(
+            report["clients"],
+            serde_json::json!(["ci-backend", "ci-frontend"])
+        );
+        assert!(report["advisories"]["PyPI"].as_u64().expect("count") > 0);
+    }
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("vendor.state.json")).expect("state"))
+            .expect("json");
+    assert_eq!(state["last_sequence"], 2);
+
+    let k2 = d.path().join("k2.ouk");
+    let m: serde_json::Value =
+        serde_json::from_str(&ok(&stella_kit(&["inspect", s(&k2), "--json"], &[]))).expect("json");
+    assert_eq!(m["format"], "stella-ouk");
+    assert_eq!(m["sequence"], 2);
+    assert_eq!(m["site"], "plant-7");
+    let paths: Vec<&str> = m["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["path"].as_str().expect("path"))
+        .collect();
+    assert!(paths.contains(&"advisories/PyPI.jsonl"));
+    assert!(paths.contains(&"tokens/clients.json"));
+    assert!(paths.contains(&"tokens/revoked.json"));
+    assert_eq!(m["summary"]["feeds"]["tokens"]["counts"]["clients"], 2);
+    let text = ok(&stella_kit(&["inspect", s(&k2)], &[]));
+    assert!(text.contains("sequence   2"), "{text}");
+
+    let v = ok(&stella_kit(&["verify", s(&k2), "--pub", s(&pk)], &[]));
+    assert!(v.contains("entries: ok"), "{v}");
+    // a foreign key does not verify
+    let other = d.path().join("other");
+    let (_, other_pk) = keygen(&other);
+    let bad = stella_kit(&["verify", s(&k2), "--pub", s(&other_pk)], &[]);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn stock_minisign_verifies_the_kit() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, pk) = keygen(d.path());
+    let cfg = config(d.path(), "");
+    let out = d.path().join("kit.ouk");
+    ok(&stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&cfg),
+            "--key",
+            s(&sk),
+            "--out",
+            s(&out),
+            "--cache",
+            s(&d.path().join("c")),
+        ],
+        &[],
+    ));
+    let o = Command::new("minisign")
+        .args(["-V", "-p", s(&pk), "-m", s(&out)])
+        .output()
+        .expect("the stock `minisign` CLI must be installed (scripts/install-test-deps.sh)");
+    assert!(
+        o.status.success(),
+        "minisign -V refused our kit: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // and a flipped byte is refused by the stock tool too
+    let mut b = std::fs::read(&out).expect("kit");
+    let n = b.len() / 2;
+    b[n] ^= 0x40;
+    std::fs::write(&out, b).expect("write");
+    let o = Command::new("minisign")
+        .args(["-V", "-p", s(&pk), "-m", s(&out)])
+        .output()
+        .expect("minisign");
+    assert!(!o.status.success());
+}
+
+#[test]
+fn oci_artifact_is_stored_as_an_image_layout_and_summarised() {
+    let srv = TestServer::start(true);
+    let db = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/trivy-db/db.tar.gz"
+    ))
+    .expect("fixture");
+    let empty = srv.put_blob(b"{}".to_vec());
+    let layer = srv.put_blob(db.clone());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.aquasec.trivy.config.v1+json","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{empty}","size":2}},"layers":[{{"mediaType":"application/vnd.aquasec.trivy.db.layer.v1.tar+gzip","digest":"{layer}","size":{},"annotations":{{"org.opencontainers.image.title":"db.tar.gz"}}}}]}}"#,
+        db.len()
+    );
+    srv.put_manifest(
+        "aquasecurity/trivy-db",
+        "2",
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.into_bytes(),
+    );
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, pk) = keygen(d.path());
+    let cfg = config(
+        d.path(),
+        &format!(
+            "[[source]]\nkind = \"oci\"\nname = \"trivy-db\"\nreference = \"{}/aquasecurity/trivy-db:2\"\nregistry_url = \"{}\"\n",
+            srv.host(),
+            srv.url("")
+        ),
+    );
+    let out = d.path().join("kit.ouk");
+    ok(&stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&cfg),
+            "--key",
+            s(&sk),
+            "--out",
+            s(&out),
+            "--cache",
+            s(&d.path().join("c")),
+        ],
+        &[],
+    ));
+    let m: serde_json::Value =
+        serde_json::from_str(&ok(&stella_kit(&["inspect", s(&out), "--json"], &[]))).expect("json");
+    let paths: Vec<String> = m["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["path"].as_str().expect("path").to_string())
+        .collect();
+    let hex = layer.trim_start_matches("sha256:");
+    assert!(
+        paths.contains(&format!("oci/trivy-db/blobs/sha256/{hex}")),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"oci/trivy-db/index.json".to_string()));
+    assert!(paths.contains(&"oci/trivy-db/oci-layout".to_string()));
+    assert!(
+        m["summary"]["feeds"]["trivy-db"]["updated_at"].is_string(),
+        "{}",
+        m["summary"]
+    );
+    ok(&stella_kit(&["verify", s(&out), "--pub", s(&pk)], &[]));
+}
+
+#[test]
+fn a_failing_source_is_named_in_the_error() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, _) = keygen(d.path());
+    let cfg = d.path().join("kit.toml");
+    std::fs::write(
+        &cfg,
+        "[[source]]\nkind = \"osv\"\nname = \"osv-mirror\"\nbase_url = \"https://osv.invalid\"\necosystems = [\"PyPI\"]\n",
+    )
+    .expect("write");
+    let empty = d.path().join("empty-cache");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let o = stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&cfg),
+            "--key",
+            s(&sk),
+            "--out",
+            s(&d.path().join("k.ouk")),
+            "--offline-sources",
+            s(&empty),
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("osv-mirror"), "{err}");
+    assert!(!d.path().join("k.ouk").exists());
+}
