@@ -2,9 +2,15 @@
 //!
 //! - [`scan`]: the scan engine (SBOM parsing, version ordering, matching).
 //! - [`store`]: persistence behind the [`store::Store`] trait (SQLite, sled, blob files).
+//! - [`cli`]: the administrative commands (`init`, `import`, `token`, `status`, `rollback`, `audit verify`).
+//! - [`quickstart`]: the one-command demo.
+//! - [`registry`]: the read-only OCI registry (`/v2/`) serving the active kit's artifacts.
 //! - [`quota`]: UTC-day quota helpers and their HTTP header values.
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod quickstart;
 pub mod quota;
+pub mod registry;
 pub mod scan;
 pub mod store;

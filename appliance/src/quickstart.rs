@@ -1,0 +1,295 @@
+//! `stella-appliance quickstart`: a working demo on a fresh machine.
+//!
+//! Plays both sides of the air gap locally: a vendor key, a kit signed with it from the
+//! repository's sample OSV feed (with one client token), then `init` and `import` exactly
+//! as an operator would run them. The appliance itself still never needs the network:
+//! the kit is built here with the same kit format code, not with the connected-side
+//! `stella-kit` (which carries an HTTP client the appliance must not link).
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bundles::manifest::{FeedSummary, Producer, Summary};
+use bundles::model::{Advisory, write_jsonl};
+use bundles::path::media_types;
+use bundles::tokens::{ClientToken, ClientTokens, Revocations};
+use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
+use importer::datadir::{DataDir, InitOptions};
+use importer::import::{ImportOptions, import};
+use signing::minisign::{self, SignOptions};
+use signing::{KeyPair, jwt};
+use time::{Duration, OffsetDateTime};
+
+/// The demo client.
+pub const DEMO_CLIENT: &str = "ci-demo";
+
+/// What the quickstart prepared.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    /// The demo root.
+    pub root: PathBuf,
+    /// The appliance data directory.
+    pub data: PathBuf,
+    /// The kit that was imported.
+    pub kit: PathBuf,
+    /// The vendor public key.
+    pub vendor_pub: PathBuf,
+    /// The client token (appliance-signed).
+    pub token: String,
+    /// The operator password.
+    pub password: String,
+    /// A sample SBOM to scan, if the samples are present.
+    pub sample_sbom: Option<PathBuf>,
+    /// Advisories in the kit.
+    pub advisories: u64,
+}
+
+/// Where the repository's samples are: `--samples`, `$STELLA_SAMPLES`, the source tree
+/// this binary was built from, or `./samples`.
+fn samples_root(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    let candidates = explicit
+        .into_iter()
+        .chain(std::env::var_os("STELLA_SAMPLES").map(PathBuf::from))
+        .chain([
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples"),
+            PathBuf::from("samples"),
+        ]);
+    for c in candidates {
+        if c.join("feeds/osv").is_dir() {
+            return Ok(c);
+        }
+        if c.file_name().is_some_and(|n| n == "osv") && c.is_dir() {
+            // --samples pointed at the feed itself
+            if let Some(p) = c.parent().and_then(Path::parent) {
+                return Ok(p.to_path_buf());
+            }
+        }
+    }
+    bail!(
+        "the sample feed was not found: run from the source tree, or pass --samples DIR (the repository's samples/ folder)"
+    )
+}
+
+/// Builds the demo kit and imports it into a fresh data directory under `dir` (a new
+/// temporary directory by default).
+pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
+    let samples = samples_root(samples)?;
+    let root = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!(
+            "stella-quickstart-{}",
+            OffsetDateTime::now_utc().unix_timestamp()
+        )),
+    };
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let data = root.join("data");
+    if data.exists() {
+        bail!(
+            "{} already exists: remove it or pick another --dir",
+            data.display()
+        );
+    }
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0)?;
+
+    // The connected side: vendor key, advisories, a token, the signed kit.
+    let vendor = KeyPair::generate()?;
+    let keys = root.join("vendor");
+    std::fs::create_dir_all(&keys)?;
+    vendor.write_secret(&keys.join("vendor.key"))?;
+    let vendor_pub = keys.join("vendor.pub");
+    vendor.public().to_box().write(&vendor_pub)?;
+
+    let feed = samples.join("feeds/osv");
+    let mut by_eco: BTreeMap<String, Vec<Advisory>> = BTreeMap::new();
+    let mut ecos: Vec<PathBuf> = std::fs::read_dir(&feed)
+        .with_context(|| format!("reading {}", feed.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    ecos.sort();
+    for eco_dir in ecos {
+        let eco = eco_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&eco_dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for f in files {
+            let bytes = std::fs::read(&f)?;
+            let adv = Advisory::from_osv_json(&bytes)
+                .with_context(|| format!("sample record {}", f.display()))?;
+            if !adv.is_withdrawn(now) {
+                by_eco.entry(eco.clone()).or_default().push(adv);
+            }
+        }
+    }
+    let mut counts = BTreeMap::new();
+    let mut w = KitWriter::new(KitInfo {
+        kit_id: format!("quickstart-{}", now.unix_timestamp()),
+        sequence: 1,
+        created_at: Timestamp::new(now)?,
+        expires_at: Timestamp::new(now + Duration::days(30))?,
+        site: None,
+        producer: Producer {
+            name: "stella-appliance-quickstart".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        summary: Summary::default(),
+    });
+    let mut total = 0u64;
+    for (eco, mut advs) in by_eco {
+        advs.sort_by(|a, b| a.id().as_str().cmp(b.id().as_str()));
+        advs.dedup_by(|a, b| a.id() == b.id());
+        let mut buf = Vec::new();
+        write_jsonl(&mut buf, advs.iter())?;
+        let safe: String = eco
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-+@:=,".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        w.add_bytes(
+            EntryPath::new(format!("advisories/{safe}.jsonl"))?,
+            MediaType::new(media_types::ADVISORIES_JSONL)?,
+            buf,
+        )?;
+        counts.insert(eco, advs.len() as u64);
+        total += advs.len() as u64;
+    }
+    let claims = jwt::Claims {
+        iss: Some(format!("stella-kit:{}", vendor.id())),
+        sub: DEMO_CLIENT.into(),
+        aud: None,
+        exp: (now + Duration::days(30)).unix_timestamp(),
+        nbf: Some(now.unix_timestamp()),
+        iat: Some(now.unix_timestamp()),
+        jti: Some(format!("quickstart-{}", now.unix_timestamp())),
+        tier: Some("Free".into()),
+        max_scans_per_day: Some(333),
+        extra: BTreeMap::new(),
+    };
+    let vendor_token = jwt::issue(&claims, &vendor)?;
+    w.add_bytes(
+        EntryPath::new(bundles::tokens::CLIENTS_PATH)?,
+        MediaType::new(media_types::CLIENT_TOKENS)?,
+        serde_json::to_vec(&ClientTokens {
+            clients: vec![ClientToken {
+                id: DEMO_CLIENT.into(),
+                token: vendor_token,
+            }],
+        })?,
+    )?;
+    w.add_bytes(
+        EntryPath::new(bundles::tokens::REVOKED_PATH)?,
+        MediaType::new(media_types::REVOKED_TOKENS)?,
+        serde_json::to_vec(&Revocations::default())?,
+    )?;
+    // The summary is part of the signed manifest: fill it before writing.
+    w.set_summary(Summary {
+        feeds: BTreeMap::from([(
+            "osv".to_string(),
+            FeedSummary {
+                counts,
+                updated_at: Some(Timestamp::new(now)?),
+                next_update: None,
+                source: Some("samples/feeds/osv".into()),
+            },
+        )]),
+    });
+    let kit = root.join("quickstart.ouk");
+    let file = std::fs::File::create(&kit)?;
+    w.write(std::io::BufWriter::new(file), &[&vendor])?;
+    let sig = minisign::sign_file(
+        &vendor,
+        &kit,
+        &SignOptions {
+            trusted_comment: None,
+            untrusted_comment: None,
+            timestamp: now.unix_timestamp(),
+            file_name: Some("quickstart.ouk"),
+        },
+    )?;
+    sig.write(&root.join("quickstart.ouk.minisig"))?;
+
+    // The sealed side: init + import, exactly as an operator does.
+    let (dd, _key) = DataDir::init(
+        &data,
+        &InitOptions {
+            trust: vec![vendor.public()],
+            threshold: 1,
+            site: None,
+            now: now - Duration::seconds(1),
+        },
+    )?;
+    let report = crate::store::init(&data, crate::store::StoreOptions::default(), now)?;
+    let password = report.admin_password.clone();
+    crate::store::write_operator_password_file(&data, &password)?;
+    drop(report);
+    import(&dd, &kit, &ImportOptions::new(now + Duration::seconds(1)))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let active = dd.current_link().canonicalize()?;
+    let tokens = importer::import::read_tokens(&active)?;
+    let token = tokens
+        .clients
+        .into_iter()
+        .find(|c| c.id == DEMO_CLIENT)
+        .map(|c| c.token)
+        .context("the demo token was not re-signed")?;
+    std::fs::write(root.join("token"), format!("{token}\n"))?;
+    let sample_sbom = Some(samples.join("sboms/demo-cyclonedx.json")).filter(|p| p.is_file());
+    Ok(Demo {
+        root,
+        data,
+        kit,
+        vendor_pub,
+        token,
+        password,
+        sample_sbom,
+        advisories: total,
+    })
+}
+
+impl Demo {
+    /// Prints what was done and the three next steps.
+    pub fn print(&self, listen: SocketAddr) {
+        println!(
+            "Stella Ops Offline quickstart — demo in {}",
+            self.root.display()
+        );
+        println!(
+            "  kit      {} ({} advisories, signed; check: minisign -Vm {} -p {})",
+            self.kit.display(),
+            self.advisories,
+            self.kit.display(),
+            self.vendor_pub.display()
+        );
+        println!("  data     {}", self.data.display());
+        println!();
+        println!("Next steps:");
+        let sbom = self
+            .sample_sbom
+            .as_ref()
+            .map_or_else(|| "bom.json".to_string(), |p| p.display().to_string());
+        println!("  1. scan an SBOM from CI:");
+        println!(
+            "       export STELLA_SERVER=http://{listen} STELLA_TOKEN_FILE={}",
+            self.root.join("token").display()
+        );
+        println!("       stella scan --sbom {sbom}");
+        println!(
+            "  2. open the console: http://{listen}/  (user admin, password {})",
+            self.password
+        );
+        println!("  3. see the quota left today: stella quota");
+        println!();
+        println!("Ctrl-C stops the server.");
+    }
+}
