@@ -23,8 +23,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{KitConfig, SourceConfig};
 use crate::fetch::Fetcher;
+use crate::sources::dir::DirSource;
 use crate::sources::nvd::{NvdIndex, NvdLocation, NvdSource};
-use crate::sources::oci::{OciSource, PulledArtifact, Reference};
+use crate::sources::oci::{OciLimits, OciSource, PulledArtifact, Reference};
 use crate::sources::osv::{OsvDocument, OsvSource, OsvZipReader, ZipLimits, collect_advisories};
 use crate::sources::{SourceError, SourceErrorKind};
 
@@ -242,6 +243,7 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
     let mut osv_sources = Vec::new();
     let mut nvd_sources = Vec::new();
     let mut oci_sources = Vec::new();
+    let mut dir_artifacts: Vec<(String, PulledArtifact)> = Vec::new();
     for s in &cfg.sources {
         match s {
             SourceConfig::Osv {
@@ -271,14 +273,43 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
                 name,
                 path,
                 ecosystems,
+                oci_layout,
+                tag,
+                artifact_name,
             } => {
                 let name = name.clone().unwrap_or_else(|| "dir".into());
-                osv_sources.push(path.display().to_string());
+                if let Some(layout) = oci_layout {
+                    let ds = DirSource {
+                        name: name.clone(),
+                        path: path.clone(),
+                        ecosystems: Vec::new(),
+                        oci_layout: Some((layout.clone(), tag.clone())),
+                        zip_limits: ZipLimits::default(),
+                        oci_limits: OciLimits::default(),
+                    };
+                    if let Some(art) = ds.artifact()? {
+                        dir_artifacts.push((
+                            artifact_name.clone().unwrap_or_else(|| "trivy-db".into()),
+                            art,
+                        ));
+                    }
+                }
+                let skip = oci_layout
+                    .as_ref()
+                    .and_then(|l| l.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned());
                 let ecos = if ecosystems.is_empty() {
-                    list_subdirs(path).map_err(|e| dir_err(&name, path, e))?
+                    list_subdirs(path)
+                        .map_err(|e| dir_err(&name, path, e))?
+                        .into_iter()
+                        .filter(|e| Some(e) != skip.as_ref())
+                        .collect()
                 } else {
                     ecosystems.clone()
                 };
+                if !ecos.is_empty() {
+                    osv_sources.push(path.display().to_string());
+                }
                 for eco in ecos {
                     let eco_dir = path.join(&eco);
                     let zip = eco_dir.join("all.zip");
@@ -421,14 +452,19 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
 
     // --- OCI artifacts ----------------------------------------------------------------
     let mut oci_names = Vec::new();
+    let mut artifacts = Vec::new();
     for src in &oci_sources {
-        let art = src.pull(o.fetcher)?;
-        add_oci(&src.name, &art, &mut files, &mut blobs)?;
+        artifacts.push((src.name.clone(), src.pull(o.fetcher)?));
+    }
+    artifacts.extend(dir_artifacts);
+    for (name, art) in &artifacts {
+        let (name, art) = (name.clone(), art);
+        add_oci(&name, art, &mut files, &mut blobs)?;
         let meta = art
             .trivy_metadata()
-            .map_err(|e| BuildError::Invalid(format!("source \"{}\": {e}", src.name)))?;
+            .map_err(|e| BuildError::Invalid(format!("source \"{name}\": {e}")))?;
         summary.feeds.insert(
-            src.name.clone(),
+            name.clone(),
             FeedSummary {
                 counts: BTreeMap::from([("layers".into(), art.layers.len() as u64)]),
                 updated_at: meta
@@ -446,7 +482,7 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
                 source: Some(art.reference.clone()),
             },
         );
-        oci_names.push(src.name.clone());
+        oci_names.push(name.clone());
     }
 
     // --- tokens -----------------------------------------------------------------------

@@ -139,9 +139,20 @@ pub enum SourceConfig {
         /// The directory.
         path: PathBuf,
         /// Ecosystems under it: `<path>/<Ecosystem>/all.zip`, or plain `*.json` OSV
-        /// records in `<path>/<Ecosystem>/`. Default: every sub-directory.
+        /// records in `<path>/<Ecosystem>/`. Default: every sub-directory (except the
+        /// OCI layout's).
         #[serde(default)]
         ecosystems: Vec<String>,
+        /// An OCI image layout below `path` (relative) holding an artifact to carry,
+        /// e.g. a Trivy DB mirrored with `skopeo copy … oci:DIR:2`.
+        #[serde(default)]
+        oci_layout: Option<PathBuf>,
+        /// The tag to take from the layout (default: its only manifest).
+        #[serde(default)]
+        tag: Option<String>,
+        /// Kit name of that artifact (`oci/<artifact_name>/…`), default `trivy-db`.
+        #[serde(default)]
+        artifact_name: Option<String>,
     },
 }
 
