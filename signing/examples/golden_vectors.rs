@@ -7,4 +7,15 @@ mod golden;
 fn main() {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: golden_vectors DIR"));
     std::fs::write(dir.join("jwt/golden.jwt"), golden::golden_jwt() + "\n").expect("write");
+    std::fs::create_dir_all(dir.join("dsse")).expect("mkdir");
+    std::fs::write(
+        dir.join("dsse/golden-envelope.json"),
+        golden::golden_envelope(),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("dsse/golden-2of2.json"),
+        golden::golden_envelope_2of2(),
+    )
+    .expect("write");
 }

@@ -98,4 +98,12 @@ pub enum SigningError {
     /// A DSSE envelope is malformed (bad JSON, bad base64, missing fields).
     #[error("malformed DSSE envelope: {0}")]
     MalformedEnvelope(String),
+    /// A verified DSSE envelope carries another payload type than the one required.
+    #[error("DSSE payload type {found:?} is not the required {expected:?}")]
+    PayloadTypeMismatch {
+        /// The payload type the caller requires.
+        expected: String,
+        /// The envelope's payload type.
+        found: String,
+    },
 }

@@ -5,6 +5,7 @@
 //!
 //! - [`keys`]: Ed25519 key pairs with minisign-compatible key files (the text form
 //!   [`keys::PublicKeyBox`] is kept apart from the parsed [`keys::PublicKey`]).
+//! - [`dsse`]: DSSE envelopes (in-toto evidence), thresholds via [`trust::count_valid`].
 //! - [`jwt`]: EdDSA JSON Web Tokens (the offline client tokens), every check explicit.
 //! - [`minisign`]: minisign-compatible detached signatures (prehashed, streamed), which
 //!   the stock `minisign -V` accepts.
@@ -13,19 +14,22 @@
 //!
 //! ```
 //! use signing::keys::KeyPair;
-//! let kp = KeyPair::generate().unwrap();
+//! let kp = KeyPair::generate()?;
 //! let sig = kp.sign(b"hello");
 //! assert!(kp.public().verify(b"hello", &sig).is_ok());
 //! assert!(kp.public().verify(b"hell0", &sig).is_err());
+//! # Ok::<(), signing::SigningError>(())
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod dsse;
 pub mod error;
 pub mod jwt;
 pub mod keys;
 pub mod minisign;
 pub mod trust;
 
+pub use dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 pub use error::SigningError;
 pub use jwt::JwtError;
 pub use keys::{KeyId, KeyPair, PublicKey, PublicKeyBox};

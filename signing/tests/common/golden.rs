@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use signing::dsse::{self, IN_TOTO_PAYLOAD_TYPE};
 use signing::jwt::{self, Audience, Claims};
 use signing::{KeyId, KeyPair};
 
@@ -45,4 +46,36 @@ pub fn claims() -> Claims {
 /// The golden token: [`claims`] issued by [`vendor_key`].
 pub fn golden_jwt() -> String {
     jwt::issue(&claims(), &vendor_key()).expect("issue")
+}
+
+/// The in-toto Statement v1 of the golden envelopes (bytes exactly as signed).
+pub fn statement() -> Vec<u8> {
+    let st = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{
+            "name": "kit-0001.ouk",
+            "digest": {"sha256": "5f1c1a4c9f2e0f6b8a3d7e2c4b6a8d0e1f3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e"}
+        }],
+        "predicateType": "https://stella-ops.invalid/scan-verdict/v1",
+        "predicate": {"verdict": "pass", "findings": 0, "policy": "default"}
+    });
+    serde_json::to_vec(&st).expect("json")
+}
+
+/// The golden envelope: [`statement`] signed by [`vendor_key`] (compact JSON).
+pub fn golden_envelope() -> Vec<u8> {
+    dsse::sign(IN_TOTO_PAYLOAD_TYPE, &statement(), &[&vendor_key()])
+        .expect("sign")
+        .to_json()
+}
+
+/// The golden 2-key envelope: [`statement`] signed by [`vendor_key`] and [`stranger_key`].
+pub fn golden_envelope_2of2() -> Vec<u8> {
+    dsse::sign(
+        IN_TOTO_PAYLOAD_TYPE,
+        &statement(),
+        &[&vendor_key(), &stranger_key()],
+    )
+    .expect("sign")
+    .to_json()
 }
