@@ -1,0 +1,151 @@
+//! Report formats: an 80-column table, the server's JSON, SARIF 2.1.0 and JUnit XML.
+//!
+//! Every formatter is a pure function of a [`Context`] so it can be unit-tested without a
+//! server and the bytes written to `--output` are the bytes tested.
+
+pub mod junit;
+pub mod sarif;
+pub mod table;
+
+use crate::report::{Decision, ScanReport};
+
+/// Output format of `stella scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable table for an 80-column CI log.
+    Table,
+    /// The appliance's JSON answer, verbatim (pretty-printed, key order kept).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// JUnit XML: one test case per finding.
+    Junit,
+}
+
+/// What a formatter needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The parsed answer.
+    pub report: &'a ScanReport,
+    /// The answer's exact bytes (for `json`).
+    pub raw: &'a [u8],
+    /// Threshold and verdict in force.
+    pub decision: Decision,
+    /// How the SBOM is named in SARIF/JUnit (a relative URI reference, or `stdin`).
+    pub sbom_uri: &'a str,
+    /// The SBOM bytes (SARIF looks up the line of each purl).
+    pub sbom: &'a [u8],
+    /// `--name`, when given.
+    pub name: Option<&'a str>,
+    /// Whether to emit ANSI colour (table only).
+    pub color: bool,
+}
+
+/// Renders `ctx` in `format`.
+///
+/// # Errors
+/// Only `json`: the server's bytes are not JSON (the other formats render parsed data).
+pub fn render(format: Format, ctx: &Context<'_>) -> Result<Vec<u8>, serde_json::Error> {
+    Ok(match format {
+        Format::Table => table::render(ctx).into_bytes(),
+        Format::Json => json_pretty(ctx.raw)?,
+        Format::Sarif => sarif::render(ctx),
+        Format::Junit => junit::render(ctx),
+    })
+}
+
+/// Pretty-prints JSON bytes without reordering keys (numbers are re-printed in their
+/// shortest form, strings and structure are unchanged): a streaming
+/// transcode rather than a parse into `serde_json::Value` (which would sort object keys).
+///
+/// # Errors
+/// `raw` is not one JSON document.
+pub fn json_pretty(raw: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 4);
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    {
+        let mut ser = serde_json::Serializer::pretty(&mut out);
+        serde_transcode::transcode(&mut de, &mut ser)?;
+    }
+    de.end()?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! A report with one finding of each interesting kind, shared by the formatter tests.
+    use crate::report::{Decision, FailOn, ScanReport};
+
+    pub(crate) const RAW: &str = r#"{
+  "scan_id": "01JDQ3Z6Y7W8X9A0B1C2D3E4F5",
+  "verdict": "fail",
+  "summary": {"components": 4, "findings": 4, "muted": 1,
+    "by_severity": {"critical": 1, "high": 1, "medium": 0, "low": 1, "unknown": 0},
+    "fail_on": "high", "stale_feed": true},
+  "findings": [
+    {"id": "GHSA-jf85-cpcp-j695", "aliases": ["CVE-2019-10744"],
+     "package": {"name": "lodash", "version": "4.17.11", "purl": "pkg:npm/lodash@4.17.11", "ecosystem": "npm"},
+     "fixed_versions": ["4.17.12"], "severity": "critical",
+     "cvss": {"version": "3.1", "vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:H", "score": 9.1},
+     "summary": "Prototype pollution in lodash <tag> & \"quotes\" \u0001 ctrl",
+     "references": ["https://github.com/advisories/GHSA-jf85-cpcp-j695"],
+     "layer": null, "path": null, "muted": false, "mute_reason": null},
+    {"id": "PYSEC-2021-1", "aliases": [],
+     "package": {"name": "a-really-long-package-name-that-will-never-fit-in-eighty-columns", "version": "1.0.0.post1.dev0+local.build.123", "purl": "pkg:pypi/a-really-long-package-name-that-will-never-fit-in-eighty-columns@1.0.0.post1.dev0%2Blocal.build.123", "ecosystem": "PyPI"},
+     "fixed_versions": ["1.0.1", "2.0.0", "3.0.0"], "severity": "high", "cvss": null,
+     "summary": null, "references": [], "layer": "sha256:aaaa", "path": "/usr/lib/python3/x",
+     "muted": false, "mute_reason": null},
+    {"id": "DSA-5000-1", "aliases": ["CVE-2021-1"],
+     "package": {"name": "zlib1g", "version": "1:1.2.13.dfsg-1", "purl": "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1?arch=amd64", "ecosystem": "Debian:12"},
+     "fixed_versions": [], "severity": "low", "cvss": null, "summary": "zlib thing",
+     "references": [], "muted": false, "mute_reason": null},
+    {"id": "GHSA-muted-0000-0000", "aliases": [],
+     "package": {"name": "minimist", "version": "0.0.8", "purl": "pkg:npm/minimist@0.0.8", "ecosystem": "npm"},
+     "fixed_versions": ["0.2.1"], "severity": "critical", "cvss": null,
+     "summary": "muted one", "references": [], "muted": true,
+     "mute_reason": "not reachable: build-time only (SEC-42)"}
+  ],
+  "warnings": ["component pkg:generic/foo has no version"],
+  "kit": {"id": "kit-7", "sequence": 7, "created_at": "2026-11-20T00:00:00Z"},
+  "findings_digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+  "evidence_url": "/api/v1/scans/01JDQ3Z6Y7W8X9A0B1C2D3E4F5/evidence"
+}"#;
+
+    pub(crate) const SBOM: &str = "{\n  \"components\": [\n    {\"purl\": \"pkg:npm/lodash@4.17.11\"},\n    {\"purl\": \"pkg:npm/minimist@0.0.8\"}\n  ]\n}\n";
+
+    pub(crate) fn report() -> ScanReport {
+        ScanReport::from_json(RAW.as_bytes()).expect("fixture parses")
+    }
+
+    pub(crate) fn decision(r: &ScanReport, fail_on: Option<FailOn>) -> Decision {
+        Decision::new(r, fail_on)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keeps_key_order_and_numbers() {
+        let raw = br#"{"z":1,"a":{"y":1.50,"b":[1,2]},"m":"x"}"#;
+        let out = String::from_utf8(json_pretty(raw).expect("json")).expect("utf8");
+        let z = out.find("\"z\"").expect("z");
+        let a = out.find("\"a\"").expect("a");
+        let m = out.find("\"m\"").expect("m");
+        assert!(z < a && a < m, "{out}");
+        assert!(out.ends_with("}\n"));
+        let back: serde_json::Value = serde_json::from_str(&out).expect("reparse");
+        assert_eq!(
+            back,
+            serde_json::from_slice::<serde_json::Value>(raw).expect("raw")
+        );
+    }
+
+    #[test]
+    fn json_rejects_trailing_garbage() {
+        assert!(json_pretty(b"{} x").is_err());
+        assert!(json_pretty(b"").is_err());
+    }
+}

@@ -1,0 +1,418 @@
+//! The scan result as the appliance returns it (`POST /api/v1/scan`), and the local policy
+//! threshold.
+//!
+//! Parsing is lenient about additions (unknown fields are ignored, unknown severities read
+//! as `unknown`) so a newer appliance does not break an older client, but strict about the
+//! fields the exit code depends on (`verdict`, `findings[].severity`, `findings[].muted`).
+
+use serde::Deserialize;
+use std::fmt;
+
+/// Severity of a finding, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(from = "String")]
+pub enum Severity {
+    /// No usable severity in the feeds (or a name this client does not know). Ranks below
+    /// `low`: it never meets a threshold.
+    Unknown,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// All severities, most severe first (display order).
+    pub const ALL_DESC: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Unknown,
+    ];
+
+    /// The lower-case name used by the API.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl From<String> for Severity {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "critical" => Self::Critical,
+            "high" => Self::High,
+            "medium" => Self::Medium,
+            "low" => Self::Low,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The policy threshold: findings at or above it fail the scan; `none` never fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Fail on critical findings only.
+    Critical,
+    /// Fail on high or critical findings.
+    High,
+    /// Fail on medium, high or critical findings.
+    Medium,
+    /// Fail on any finding with a known severity.
+    Low,
+    /// Never fail on findings (report only).
+    None,
+}
+
+impl FailOn {
+    /// Parses the server's `summary.fail_on` string.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "critical" => Some(Self::Critical),
+            "high" => Some(Self::High),
+            "medium" => Some(Self::Medium),
+            "low" => Some(Self::Low),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+
+    /// The lowest severity that fails, or `None` for `none`.
+    #[must_use]
+    pub fn min_severity(self) -> Option<Severity> {
+        match self {
+            Self::Critical => Some(Severity::Critical),
+            Self::High => Some(Severity::High),
+            Self::Medium => Some(Severity::Medium),
+            Self::Low => Some(Severity::Low),
+            Self::None => None,
+        }
+    }
+
+    /// Whether an (unmuted) finding of this severity fails the policy. `unknown` never does:
+    /// it has no rank to compare, and failing every build on feed gaps would make the gate
+    /// useless; the table and SARIF still show those findings.
+    #[must_use]
+    pub fn fails(self, severity: Severity) -> bool {
+        match self.min_severity() {
+            Some(min) => severity != Severity::Unknown && severity >= min,
+            None => false,
+        }
+    }
+
+    /// The lower-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+            Self::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for FailOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The appliance's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No unmuted finding at or above the threshold.
+    Pass,
+    /// At least one unmuted finding at or above the threshold.
+    Fail,
+}
+
+impl Verdict {
+    /// `pass` or `fail`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+/// The affected package of a finding.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Package {
+    /// Package name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// Package URL of the component in the SBOM.
+    pub purl: String,
+    /// OSV ecosystem.
+    pub ecosystem: String,
+}
+
+/// CVSS data of a finding.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Cvss {
+    /// CVSS version ("3.1", "4.0").
+    pub version: String,
+    /// The vector string.
+    pub vector: String,
+    /// Base score 0.0–10.0.
+    pub score: Option<f64>,
+}
+
+/// One vulnerable component × advisory.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Finding {
+    /// Advisory id (GHSA-…, CVE-…, DSA-…).
+    pub id: String,
+    /// Other ids of the same advisory.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The affected package.
+    #[serde(default)]
+    pub package: Package,
+    /// Versions that fix it.
+    #[serde(default)]
+    pub fixed_versions: Vec<String>,
+    /// Severity.
+    pub severity: Severity,
+    /// CVSS, when the feeds have it.
+    #[serde(default)]
+    pub cvss: Option<Cvss>,
+    /// One-line summary.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// Reference URLs.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Image layer that holds the component, when known.
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Path of the component inside the image, when known.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Muted by a site policy.
+    pub muted: bool,
+    /// Why it is muted.
+    #[serde(default)]
+    pub mute_reason: Option<String>,
+}
+
+/// Finding counts per severity.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct BySeverity {
+    /// Critical.
+    pub critical: u64,
+    /// High.
+    pub high: u64,
+    /// Medium.
+    pub medium: u64,
+    /// Low.
+    pub low: u64,
+    /// Unknown.
+    pub unknown: u64,
+}
+
+/// The scan summary.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Summary {
+    /// Components in the SBOM.
+    pub components: u64,
+    /// Findings (muted included).
+    pub findings: u64,
+    /// Muted findings.
+    pub muted: u64,
+    /// Unmuted findings per severity.
+    pub by_severity: BySeverity,
+    /// The appliance's threshold.
+    pub fail_on: Option<String>,
+    /// Whether the appliance's feeds are older than its staleness limit.
+    pub stale_feed: bool,
+}
+
+/// The kit whose feeds produced the findings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct KitInfo {
+    /// Kit id.
+    pub id: String,
+    /// Kit sequence number.
+    pub sequence: u64,
+    /// Kit creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// The answer to `POST /api/v1/scan`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScanReport {
+    /// Scan id (ULID).
+    pub scan_id: String,
+    /// The appliance's verdict under its own threshold.
+    pub verdict: Verdict,
+    /// Counts.
+    #[serde(default)]
+    pub summary: Summary,
+    /// All findings, muted included.
+    pub findings: Vec<Finding>,
+    /// Warnings about the SBOM or the feeds.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The active kit.
+    #[serde(default)]
+    pub kit: Option<KitInfo>,
+    /// `sha256:` digest of the canonical findings JSON.
+    #[serde(default)]
+    pub findings_digest: Option<String>,
+    /// Where the signed evidence is.
+    #[serde(default)]
+    pub evidence_url: Option<String>,
+}
+
+impl ScanReport {
+    /// Parses the response body.
+    ///
+    /// # Errors
+    /// The JSON error, with the path to the offending field.
+    pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+
+    /// Unmuted findings that fail under `threshold`.
+    pub fn failing(&self, threshold: FailOn) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(move |f| !f.muted && threshold.fails(f.severity))
+    }
+
+    /// The verdict recomputed locally under `threshold`.
+    #[must_use]
+    pub fn verdict_under(&self, threshold: FailOn) -> Verdict {
+        if self.failing(threshold).next().is_some() {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// The server's threshold, when it named a valid one.
+    #[must_use]
+    pub fn server_threshold(&self) -> Option<FailOn> {
+        self.summary.fail_on.as_deref().and_then(FailOn::parse)
+    }
+}
+
+/// The policy decision the exit code follows: the threshold in force and the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Threshold in force (`--fail-on`, else the server's, else `high`).
+    pub threshold: FailOn,
+    /// Final verdict.
+    pub verdict: Verdict,
+    /// Whether the verdict was recomputed locally (`--fail-on` given).
+    pub local: bool,
+}
+
+impl Decision {
+    /// `--fail-on` recomputes the verdict locally from unmuted findings; without it the
+    /// server's verdict stands (the appliance's policy is the source of truth).
+    #[must_use]
+    pub fn new(report: &ScanReport, fail_on: Option<FailOn>) -> Self {
+        match fail_on {
+            Some(threshold) => Self {
+                threshold,
+                verdict: report.verdict_under(threshold),
+                local: true,
+            },
+            None => Self {
+                threshold: report.server_threshold().unwrap_or(FailOn::High),
+                verdict: report.verdict,
+                local: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(findings: serde_json::Value, verdict: &str) -> ScanReport {
+        let v = serde_json::json!({
+            "scan_id": "01J0000000000000000000000",
+            "verdict": verdict,
+            "summary": {"components": 3, "findings": 2, "muted": 0, "fail_on": "high"},
+            "findings": findings,
+        });
+        ScanReport::from_json(v.to_string().as_bytes()).expect("valid report")
+    }
+
+    fn finding(sev: &str, muted: bool) -> serde_json::Value {
+        serde_json::json!({"id": "GHSA-x", "package": {"name": "p", "version": "1", "purl": "pkg:npm/p@1", "ecosystem": "npm"},
+            "severity": sev, "muted": muted})
+    }
+
+    #[test]
+    fn unknown_severity_strings_read_as_unknown() {
+        let r = report(serde_json::json!([finding("moderate", false)]), "pass");
+        assert_eq!(r.findings[0].severity, Severity::Unknown);
+    }
+
+    #[test]
+    fn threshold_ordering() {
+        assert!(FailOn::High.fails(Severity::Critical));
+        assert!(FailOn::High.fails(Severity::High));
+        assert!(!FailOn::High.fails(Severity::Medium));
+        assert!(FailOn::Low.fails(Severity::Low));
+        assert!(!FailOn::Low.fails(Severity::Unknown));
+        assert!(!FailOn::None.fails(Severity::Critical));
+    }
+
+    #[test]
+    fn local_verdict_ignores_muted_findings() {
+        let r = report(
+            serde_json::json!([finding("critical", true), finding("medium", false)]),
+            "fail",
+        );
+        assert_eq!(r.verdict_under(FailOn::High), Verdict::Pass);
+        assert_eq!(r.verdict_under(FailOn::Medium), Verdict::Fail);
+        let d = Decision::new(&r, Some(FailOn::High));
+        assert_eq!((d.verdict, d.local), (Verdict::Pass, true));
+        let d = Decision::new(&r, None);
+        assert_eq!(
+            (d.verdict, d.threshold, d.local),
+            (Verdict::Fail, FailOn::High, false)
+        );
+    }
+
+    #[test]
+    fn missing_verdict_is_an_error() {
+        let body = br#"{"scan_id":"x","findings":[]}"#;
+        assert!(ScanReport::from_json(body).is_err());
+    }
+}
