@@ -5,12 +5,18 @@
 //! - [`cli`]: the administrative commands (`init`, `import`, `token`, `status`, `rollback`, `audit verify`).
 //! - [`quickstart`]: the one-command demo.
 //! - [`registry`]: the read-only OCI registry (`/v2/`) serving the active kit's artifacts.
+//! - [`server`]: `stella-appliance serve`, the HTTP API (auth, quotas, scans, policy, metrics).
+//! - [`policy`]: YAML mute rules and verdict thresholds.
+//! - [`evidence`]: signed in-toto/DSSE scan verdicts.
 //! - [`quota`]: UTC-day quota helpers and their HTTP header values.
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod evidence;
+pub mod policy;
 pub mod quickstart;
 pub mod quota;
 pub mod registry;
 pub mod scan;
+pub mod server;
 pub mod store;

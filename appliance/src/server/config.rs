@@ -1,0 +1,312 @@
+//! `appliance.toml`: the service settings, with `STELLA_*` environment overrides.
+//!
+//! ```toml
+//! max_sbom_bytes = 52428800        # 50 MiB; larger uploads get 413
+//! request_timeout_secs = 30        # a request still running then gets 408
+//! max_concurrent_requests = 256    # requests served at once; more wait in line
+//! token_leeway_secs = 60           # clock skew tolerated on token exp/nbf
+//! audit_scans = true               # one audit record per scan
+//! policy_file = "/etc/stella/policy.yaml"   # initial policy when none is stored yet
+//! log_format = "text"              # or "json"
+//! durability = "strict"            # or "relaxed" (see store::Durability)
+//! ```
+//!
+//! Every key can be overridden by the environment variable `STELLA_<KEY IN UPPER CASE>`
+//! (e.g. `STELLA_MAX_SBOM_BYTES=1048576`); the environment wins over the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log shippers).
+    Json,
+}
+
+/// Store fsync policy (see [`crate::store::Durability`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilitySetting {
+    /// fsync every acknowledged write.
+    #[default]
+    Strict,
+    /// Flush every 500 ms.
+    Relaxed,
+}
+
+/// Service settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Largest SBOM upload (bytes).
+    pub max_sbom_bytes: usize,
+    /// Per-request time limit (seconds).
+    pub request_timeout_secs: u64,
+    /// Requests served concurrently.
+    pub max_concurrent_requests: usize,
+    /// Clock skew tolerated when checking token `exp`/`nbf` (seconds, at most 300).
+    pub token_leeway_secs: u64,
+    /// Write an audit record for every scan.
+    pub audit_scans: bool,
+    /// Initial policy (YAML) used when the store holds no policy yet.
+    pub policy_file: Option<PathBuf>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Store fsync policy.
+    pub durability: DurabilitySetting,
+    /// How often the active kit is re-checked (seconds; picks up a CLI import or rollback).
+    pub kit_poll_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_sbom_bytes: 50 * 1024 * 1024,
+            request_timeout_secs: 30,
+            max_concurrent_requests: 256,
+            token_leeway_secs: 60,
+            audit_scans: true,
+            policy_file: None,
+            log_format: LogFormat::Text,
+            durability: DurabilitySetting::Strict,
+            kit_poll_secs: 5,
+        }
+    }
+}
+
+/// Largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("config {path}: {msg}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// An environment override has a bad value.
+    #[error("environment variable {var}={value:?}: {msg}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+        /// Expected form.
+        msg: &'static str,
+    },
+    /// A value is outside its range.
+    #[error("config {key}: {msg}")]
+    Range {
+        /// The key.
+        key: &'static str,
+        /// The allowed range.
+        msg: &'static str,
+    },
+}
+
+impl Config {
+    /// Loads `path` (if given) and applies `STELLA_*` overrides from the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut c = match path {
+            Some(p) => {
+                use std::io::Read as _;
+                let read = |source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                };
+                let mut text = String::new();
+                std::fs::File::open(p)
+                    .map_err(read)?
+                    .take(MAX_CONFIG_BYTES)
+                    .read_to_string(&mut text)
+                    .map_err(read)?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    msg: e.to_string(),
+                })?
+            }
+            None => Self::default(),
+        };
+        fn num<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            var: &str,
+            slot: &mut T,
+        ) -> Result<(), ConfigError> {
+            if let Some(v) = env(var) {
+                *slot = v.trim().parse().map_err(|_| ConfigError::Env {
+                    var: var.to_owned(),
+                    value: v.clone(),
+                    msg: "expected a non-negative whole number",
+                })?;
+            }
+            Ok(())
+        }
+        num(&env, "STELLA_MAX_SBOM_BYTES", &mut c.max_sbom_bytes)?;
+        num(
+            &env,
+            "STELLA_REQUEST_TIMEOUT_SECS",
+            &mut c.request_timeout_secs,
+        )?;
+        num(
+            &env,
+            "STELLA_MAX_CONCURRENT_REQUESTS",
+            &mut c.max_concurrent_requests,
+        )?;
+        num(&env, "STELLA_TOKEN_LEEWAY_SECS", &mut c.token_leeway_secs)?;
+        num(&env, "STELLA_KIT_POLL_SECS", &mut c.kit_poll_secs)?;
+        if let Some(v) = env("STELLA_AUDIT_SCANS") {
+            c.audit_scans = match v.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "STELLA_AUDIT_SCANS".into(),
+                        value: v,
+                        msg: "expected true or false",
+                    });
+                }
+            };
+        }
+        if let Some(v) = env("STELLA_POLICY_FILE") {
+            c.policy_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("STELLA_LOG_FORMAT") {
+            c.log_format = match v.trim() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "STELLA_LOG_FORMAT".into(),
+                        value: v,
+                        msg: "expected text or json",
+                    });
+                }
+            };
+        }
+        if let Some(v) = env("STELLA_DURABILITY") {
+            c.durability = match v.trim() {
+                "strict" => DurabilitySetting::Strict,
+                "relaxed" => DurabilitySetting::Relaxed,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "STELLA_DURABILITY".into(),
+                        value: v,
+                        msg: "expected strict or relaxed",
+                    });
+                }
+            };
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_sbom_bytes == 0 || self.max_sbom_bytes > crate::store::MAX_SBOM_BYTES {
+            return Err(ConfigError::Range {
+                key: "max_sbom_bytes",
+                msg: "must be between 1 and 134217728 (128 MiB)",
+            });
+        }
+        if self.request_timeout_secs == 0 || self.request_timeout_secs > 3600 {
+            return Err(ConfigError::Range {
+                key: "request_timeout_secs",
+                msg: "must be between 1 and 3600",
+            });
+        }
+        if self.max_concurrent_requests == 0 || self.max_concurrent_requests > 65_536 {
+            return Err(ConfigError::Range {
+                key: "max_concurrent_requests",
+                msg: "must be between 1 and 65536",
+            });
+        }
+        if self.token_leeway_secs > signing::jwt::MAX_LEEWAY_SECS {
+            return Err(ConfigError::Range {
+                key: "token_leeway_secs",
+                msg: "must be at most 300",
+            });
+        }
+        if self.kit_poll_secs == 0 {
+            return Err(ConfigError::Range {
+                key: "kit_poll_secs",
+                msg: "must be at least 1",
+            });
+        }
+        Ok(())
+    }
+
+    /// The store options these settings ask for.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            durability: match self.durability {
+                DurabilitySetting::Strict => crate::store::Durability::Strict,
+                DurabilitySetting::Relaxed => crate::store::Durability::Relaxed,
+            },
+            ..crate::store::StoreOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_overrides() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("a.toml");
+        std::fs::write(&p, "max_sbom_bytes = 1000\naudit_scans = false\n").expect("write");
+        let c = Config::load_with_env(Some(&p), |k| {
+            (k == "STELLA_MAX_SBOM_BYTES").then(|| "2000".to_owned())
+        })
+        .expect("load");
+        assert_eq!(c.max_sbom_bytes, 2000);
+        assert!(!c.audit_scans);
+        assert_eq!(c.request_timeout_secs, 30);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let e = Config::load_with_env(None, |k| {
+            (k == "STELLA_LOG_FORMAT").then(|| "xml".to_owned())
+        })
+        .expect_err("bad env");
+        assert!(e.to_string().contains("STELLA_LOG_FORMAT"), "{e}");
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("a.toml");
+        std::fs::write(&p, "max_sbom_byte = 1\n").expect("write");
+        let e = Config::load_with_env(Some(&p), |_| None).expect_err("unknown key");
+        assert!(e.to_string().contains("max_sbom_byte"), "{e}");
+        std::fs::write(&p, "max_sbom_bytes = 0\n").expect("write");
+        let e = Config::load_with_env(Some(&p), |_| None).expect_err("range");
+        assert!(e.to_string().contains("max_sbom_bytes"), "{e}");
+    }
+}

@@ -1,0 +1,210 @@
+//! `stella-appliance serve`: the HTTP API of CONTRACT.md on axum + tokio.
+//!
+//! Sealed: the service only accepts connections; nothing in it (or its dependency tree)
+//! opens one. [`router`] builds the whole app from an [`AppState`] (testable without a
+//! socket through `tower::ServiceExt::oneshot`); [`serve`] binds, serves and shuts down
+//! gracefully on Ctrl-C or SIGTERM.
+//!
+//! | route | auth |
+//! | --- | --- |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
+//! | `GET /api/v1/quota`, `POST /api/v1/scan`, `POST /api/v1/layers/missing` | client token |
+//! | `GET /api/v1/scans/{id}`, `GET /api/v1/scans/{id}/evidence` | client token (own scans) or operator |
+//! | `GET /api/v1/scans`, `POST /api/v1/token/offline`, `GET/PUT /api/v1/policy`, `GET/POST/DELETE /api/v1/policy/mute` | operator (session cookie or HTTP Basic) |
+//! | `/v2/…` | none (read-only OCI registry, [`crate::registry`]) |
+//!
+//! Layers (outermost first): tracing, request timeout (408), concurrency limit (excess
+//! requests wait), then the handlers, which bound every body themselves (413 with a JSON
+//! error).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod metrics;
+pub mod scanner;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+
+pub use config::{Config, LogFormat};
+pub use error::{ApiError, ApiResult};
+pub use state::{ActiveKit, AppState, StateError};
+
+/// What `stella-appliance serve` passes in.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The data directory.
+    pub data: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Optional TOML config (`STELLA_*` environment variables override it).
+    pub config: Option<PathBuf>,
+}
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Configuration or state could not be loaded.
+    #[error("{0}")]
+    State(#[from] StateError),
+    /// The listen address could not be bound, or serving failed.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A background task panicked.
+    #[error("startup task failed: {0}")]
+    Join(String),
+}
+
+/// The whole application: API routes, the `/v2/` registry, and the service layers.
+pub fn router(state: AppState) -> Router {
+    use handlers as h;
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let limit = state.config.max_concurrent_requests;
+    let api = Router::new()
+        .route("/healthz", get(h::healthz))
+        .route("/readyz", get(h::readyz))
+        .route("/metrics", get(h::metrics))
+        .route("/api/v1/quota", get(h::quota))
+        .route("/api/v1/scan", post(h::scan))
+        .route("/api/v1/scans", get(h::list_scans))
+        .route("/api/v1/scans/{id}", get(h::get_scan))
+        .route("/api/v1/scans/{id}/evidence", get(h::get_evidence))
+        .route("/api/v1/layers/missing", post(h::layers_missing))
+        .route("/api/v1/token/offline", post(h::token_offline))
+        .route("/api/v1/policy", get(h::get_policy).put(h::put_policy))
+        .route(
+            "/api/v1/policy/mute",
+            get(h::list_mutes)
+                .post(h::add_mute)
+                .delete(h::delete_mute_query),
+        )
+        .route("/api/v1/policy/mute/{id}", delete(h::delete_mute_path))
+        .fallback(h::not_found)
+        .with_state(state.clone());
+    let registry = crate::registry::router(Arc::new(crate::registry::CurrentLink(
+        state.data.current_link(),
+    )));
+    api.merge(registry)
+        .layer(tower::limit::ConcurrencyLimitLayer::new(limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Installs the global `tracing` subscriber (binaries only; `RUST_LOG` filters, default
+/// `info`). Returns `false` if one was already installed.
+pub fn install_tracing(format: LogFormat) -> bool {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().try_init().is_ok(),
+        LogFormat::Text => b.try_init().is_ok(),
+    }
+}
+
+/// Loads the configuration (file + `STELLA_*` environment).
+pub fn load_config(opts: &ServeOptions) -> Result<Config, StateError> {
+    Ok(Config::load(opts.config.as_deref())?)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests and returns.
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
+    let config = load_config(&opts)?;
+    let data = opts.data.clone();
+    let state = tokio::task::spawn_blocking(move || AppState::open(&data, config))
+        .await
+        .map_err(|e| ServeError::Join(e.to_string()))??;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(opts.listen);
+    serve_on(listener, state, shutdown_signal())
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })
+}
+
+/// Serves `state` on an already bound listener until `shutdown` completes (tests bind
+/// `127.0.0.1:0` and pass their own signal). Also polls `DIR/current` so a kit imported
+/// or rolled back by the CLI while the service runs is picked up.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    let poll_state = state.clone();
+    let poll = tokio::spawn(async move {
+        let every = Duration::from_secs(poll_state.config.kit_poll_secs);
+        loop {
+            tokio::time::sleep(every).await;
+            let s = poll_state.clone();
+            match tokio::task::spawn_blocking(move || s.reload_kit_if_changed()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "reloading the active kit"),
+                Err(e) => tracing::error!(error = %e, "kit reload task"),
+            }
+        }
+    });
+    tracing::info!(%addr, kit = ?state.kit().map(|k| k.id.clone()), "serving");
+    let app = router(state.clone());
+    let r = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    poll.abort();
+    // Wait for the poller to drop its state clone, so the store (and its sled lock) is
+    // released when this function returns.
+    let _ = poll.await;
+    if let Err(e) = state.store.flush() {
+        tracing::error!(error = %e, "flushing the store at shutdown");
+    }
+    tracing::info!("stopped");
+    r
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
