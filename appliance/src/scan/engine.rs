@@ -1,0 +1,498 @@
+//! The matcher: SBOM components + the active kit's advisory index → findings.
+//!
+//! For each component that has an OSV ecosystem, the engine makes one index lookup
+//! (ecosystem, normalised lookup name, release rules: [`bundles::index`]) and evaluates
+//! every affected entry found with [`bundles::model::Affected::evaluate`], using the
+//! ecosystem's ordering for `ECOSYSTEM` ranges and SemVer for `SEMVER` ranges
+//! ([`crate::scan::versions::ordering`]). A version that cannot be compared is never
+//! guessed: it yields a warning naming the component and the records, never a finding and
+//! never a silent miss.
+//!
+//! # Merging records of one vulnerability
+//!
+//! Feeds publish one vulnerability several times (PyPI: `GHSA-…` and `PYSEC-…`; Debian:
+//! `DSA-…`/`DLA-…` and `DEBIAN-CVE-…`). For one component, matched records are merged
+//! into one finding when their id sets intersect, transitively. A record's id set is its
+//! id, its `aliases`, and its `upstream` ids — the latter only when `upstream` names at most
+//! one CVE: a Debian `DSA` that fixes three CVEs is *derived from* three vulnerabilities,
+//! not an alias of each, and using it as a bridge would fold three findings into one.
+//! Such a multi-CVE record is instead attached (as an alias, with its fixed versions and
+//! references) to every finding of its CVEs when each of them is matched on its own; if
+//! any of them is not, it stays a finding of its own.
+//!
+//! The merged finding's id is a CVE when one of the merged records *is* a CVE record, else
+//! the smallest GHSA record id, else the smallest record id; every other id is listed,
+//! sorted, in `aliases`. Fixed versions are merged (only those above the installed
+//! version, deduplicated, in the ecosystem's order), references deduplicated, and the
+//! highest severity kept.
+//!
+//! # Determinism
+//!
+//! Findings are sorted ([`canonical_order`]) and exact duplicates (the same component
+//! listed twice) removed; warnings are sorted and deduplicated. The index itself is sorted
+//! by advisory id whatever the order of the kit files. So the same SBOM and the same kit
+//! give the same [`findings_digest`](super::findings::findings_digest) whatever order the
+//! components or advisories come in.
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bundles::index::{AdvisoryIndex, Hit, IndexedAdvisory};
+use bundles::model::{
+    Affected, BaseEcosystem, Ecosystem, Evaluation, Orderings, Range, VersionOrdering,
+    VersionScheme,
+};
+
+use super::findings::{Finding, FindingPackage, canonical_order};
+use super::sbom::{Component, Sbom};
+use super::severity::{Assessment, Severity, assess};
+use super::versions::ordering;
+
+/// The engine's name and version, recorded with every scan result and evidence.
+pub const ENGINE_VERSION: &str = concat!("stella-engine/", env!("CARGO_PKG_VERSION"));
+
+/// Most warnings returned per scan; the rest are counted in a final warning.
+const MAX_WARNINGS: usize = 1000;
+
+/// Most record ids named in one "cannot compare" warning.
+const MAX_IDS_PER_WARNING: usize = 5;
+
+/// The result of one scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutcome {
+    /// The findings, in canonical order.
+    pub findings: Vec<Finding>,
+    /// Components that could not be decided (unparseable version, no version), sorted.
+    pub warnings: Vec<String>,
+    /// Number of components in the SBOM.
+    pub components: usize,
+}
+
+/// The scan engine over one advisory index (the active kit's).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    index: Arc<AdvisoryIndex>,
+}
+
+impl Engine {
+    /// An engine over `index`.
+    pub fn new(index: Arc<AdvisoryIndex>) -> Engine {
+        Engine { index }
+    }
+
+    /// The index this engine matches against.
+    pub fn index(&self) -> &AdvisoryIndex {
+        &self.index
+    }
+
+    /// Matches every component of `sbom`.
+    #[tracing::instrument(skip_all, fields(components = sbom.components.len()))]
+    pub fn scan(&self, sbom: &Sbom) -> ScanOutcome {
+        let mut findings = Vec::new();
+        let mut warnings = Vec::new();
+        for c in &sbom.components {
+            let Some(eco) = &c.ecosystem else { continue };
+            self.scan_component(c, eco, sbom, &mut findings, &mut warnings);
+        }
+        findings.sort_by(canonical_order);
+        findings.dedup();
+        warnings.sort();
+        warnings.dedup();
+        if warnings.len() > MAX_WARNINGS {
+            let more = warnings.len() - MAX_WARNINGS;
+            warnings.truncate(MAX_WARNINGS);
+            warnings.push(format!("… and {more} more warnings"));
+        }
+        ScanOutcome {
+            findings,
+            warnings,
+            components: sbom.components.len(),
+        }
+    }
+
+    fn scan_component(
+        &self,
+        c: &Component,
+        eco: &Ecosystem,
+        sbom: &Sbom,
+        findings: &mut Vec<Finding>,
+        warnings: &mut Vec<String>,
+    ) {
+        let version = c.match_version.as_str();
+        let lookup_eco = lookup_ecosystem(c, eco, sbom);
+        let hits: Vec<Hit<'_>> = self.index.lookup(&lookup_eco, &c.package).collect();
+        if hits.is_empty() {
+            return;
+        }
+        if version.is_empty() {
+            warnings.push(format!(
+                "{} ({eco}): no version in the SBOM; {} advisories name this package and could not be checked",
+                describe(c),
+                hits.len()
+            ));
+            return;
+        }
+        let scheme = eco.scheme();
+        let eco_ordering = ordering(scheme);
+        let orderings = Orderings {
+            semver: ordering(VersionScheme::Semver),
+            ecosystem: eco_ordering,
+        };
+        let mut matched: Vec<Hit<'_>> = Vec::new();
+        let mut undecided: Vec<&str> = Vec::new();
+        for hit in hits {
+            match hit.affected.evaluate(version, orderings) {
+                Evaluation::Affected => matched.push(hit),
+                Evaluation::Undecidable => undecided.push(hit.advisory.id().as_str()),
+                Evaluation::NotAffected => {}
+            }
+        }
+        // A record is undecidable for this component only if none of its entries matched.
+        undecided.retain(|id| !matched.iter().any(|h| h.advisory.id().as_str() == *id));
+        undecided.dedup();
+        if !undecided.is_empty() {
+            let shown: Vec<&str> = undecided
+                .iter()
+                .take(MAX_IDS_PER_WARNING)
+                .copied()
+                .collect();
+            let more = undecided.len() - shown.len();
+            warnings.push(format!(
+                "{} ({eco}): version {version:?} cannot be compared in the {scheme:?} ordering with {} advisor{} ({}{}); not reported, check by hand",
+                describe(c),
+                undecided.len(),
+                if undecided.len() == 1 { "y" } else { "ies" },
+                shown.join(", "),
+                if more > 0 { format!(", {more} more") } else { String::new() },
+            ));
+        }
+        if matched.is_empty() {
+            return;
+        }
+        for group in group_records(&matched) {
+            findings.push(build_finding(c, eco, version, &group, eco_ordering));
+        }
+    }
+}
+
+/// `name version` of a component, with its purl when it has one.
+fn describe(c: &Component) -> String {
+    match &c.purl {
+        Some(p) => format!("{} {} [{p}]", c.name, c.version),
+        None => format!("{} {}", c.name, c.version),
+    }
+}
+
+/// The ecosystem to look a component up in. The same as its own, except for Red Hat,
+/// whose component carries no release: the RHEL major is taken from the purl `distro=`
+/// qualifier, the SBOM's distro, or the `.elN` tag of the RPM release, so that
+/// `enterprise_linux:8` records never match a RHEL 9 package.
+fn lookup_ecosystem(c: &Component, eco: &Ecosystem, sbom: &Sbom) -> Ecosystem {
+    if *eco.base() != BaseEcosystem::RedHat || eco.release().is_some() {
+        return eco.clone();
+    }
+    let from_purl = c.purl.as_deref().and_then(|p| {
+        let q = p.split_once('?')?.1;
+        let d = q.split('&').find_map(|kv| kv.strip_prefix("distro="))?;
+        let v = d.rsplit_once('-').map_or(d, |(_, v)| v);
+        leading_digits(v)
+    });
+    let from_distro = || {
+        let d = sbom.distro.as_ref()?;
+        matches!(d.id.as_str(), "rhel" | "redhat")
+            .then(|| d.version_id.as_deref().and_then(leading_digits))
+            .flatten()
+    };
+    let from_release = || {
+        let i = c.match_version.rfind(".el")?;
+        leading_digits(&c.match_version[i + 3..])
+    };
+    match from_purl.or_else(from_distro).or_else(from_release) {
+        Some(major) => Ecosystem::with_release(BaseEcosystem::RedHat, major),
+        None => eco.clone(),
+    }
+}
+
+fn leading_digits(s: &str) -> Option<String> {
+    let d: String = s.chars().take_while(char::is_ascii_digit).collect();
+    (!d.is_empty()).then_some(d)
+}
+
+/// One matched record and its matching affected entries.
+struct Matched<'a> {
+    advisory: &'a IndexedAdvisory,
+    affected: Vec<&'a Affected>,
+}
+
+impl Matched<'_> {
+    /// `CVE-` ids in `upstream`: more than one makes this a multi-vulnerability record.
+    fn upstream_cves(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .advisory
+            .upstream()
+            .iter()
+            .map(|i| i.as_str())
+            .filter(|i| i.starts_with("CVE-"))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    fn is_bundle(&self) -> bool {
+        self.upstream_cves().len() > 1
+    }
+
+    /// The ids used to merge: id, aliases, and upstream unless this is a bundle.
+    fn keys(&self) -> Vec<&str> {
+        let a = self.advisory;
+        let mut k: Vec<&str> = std::iter::once(a.id().as_str())
+            .chain(a.aliases().iter().map(|i| i.as_str()))
+            .collect();
+        if !self.is_bundle() {
+            k.extend(a.upstream().iter().map(|i| i.as_str()));
+        }
+        k
+    }
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Groups the matched records of one component (see the module documentation).
+fn group_records<'a>(hits: &[Hit<'a>]) -> Vec<GroupOwned<'a>> {
+    // One entry per record, in index (= id) order; a record may match through several
+    // affected entries (two ranges for the same package, listed separately).
+    let mut order: Vec<usize> = hits.iter().map(|h| h.record).collect();
+    order.sort_unstable();
+    order.dedup();
+    let records: Vec<Matched<'a>> = order
+        .iter()
+        .filter_map(|r| {
+            let hs: Vec<&Hit<'a>> = hits.iter().filter(|h| h.record == *r).collect();
+            let first = hs.first()?;
+            Some(Matched {
+                advisory: first.advisory,
+                affected: hs.iter().map(|h| h.affected).collect(),
+            })
+        })
+        .collect();
+
+    let n = records.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        for k in r.keys() {
+            match owner.get(k) {
+                Some(&j) => {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    // Smaller root wins: the grouping does not depend on iteration order.
+                    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+                    parent[hi] = lo;
+                }
+                None => {
+                    owner.insert(k, i);
+                }
+            }
+        }
+    }
+    let mut roots: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
+
+    // Multi-CVE records alone in their group: attach them to the groups of their CVEs
+    // when every one of those CVEs is matched by another group.
+    let mut attach: Vec<(usize, Vec<usize>)> = Vec::new();
+    for i in 0..n {
+        let alone = roots.iter().filter(|&&r| r == roots[i]).count() == 1;
+        if !alone || !records[i].is_bundle() {
+            continue;
+        }
+        let mut targets = Vec::new();
+        let mut all = true;
+        for cve in records[i].upstream_cves() {
+            let target = (0..n).find(|&j| j != i && records[j].keys().contains(&cve));
+            match target {
+                Some(j) => targets.push(roots[j]),
+                None => all = false,
+            }
+        }
+        if all && !targets.is_empty() {
+            targets.sort_unstable();
+            targets.dedup();
+            attach.push((i, targets));
+        }
+    }
+    let attached_ids: Vec<usize> = attach.iter().map(|(i, _)| *i).collect();
+    for &i in &attached_ids {
+        roots[i] = usize::MAX;
+    }
+
+    let mut out: Vec<GroupOwned<'a>> = Vec::new();
+    let mut root_list: Vec<usize> = roots.iter().copied().filter(|&r| r != usize::MAX).collect();
+    root_list.sort_unstable();
+    root_list.dedup();
+    for root in root_list {
+        let members: Vec<usize> = (0..n).filter(|&i| roots[i] == root).collect();
+        let attached: Vec<usize> = attach
+            .iter()
+            .filter(|(_, t)| t.contains(&root))
+            .map(|(i, _)| *i)
+            .collect();
+        out.push(GroupOwned {
+            members: members
+                .iter()
+                .map(|&i| (records[i].advisory, records[i].affected.clone()))
+                .collect(),
+            attached: attached
+                .iter()
+                .map(|&i| (records[i].advisory, records[i].affected.clone()))
+                .collect(),
+        });
+    }
+    out
+}
+
+/// A merged group: member records, plus multi-CVE records attached to it.
+struct GroupOwned<'a> {
+    members: Vec<(&'a IndexedAdvisory, Vec<&'a Affected>)>,
+    attached: Vec<(&'a IndexedAdvisory, Vec<&'a Affected>)>,
+}
+
+/// The primary id: a CVE record id, else a GHSA record id, else the smallest record id.
+fn primary_id<'a>(record_ids: &[&'a str]) -> &'a str {
+    let pick = |prefix: &str| {
+        record_ids
+            .iter()
+            .copied()
+            .filter(|i| i.starts_with(prefix))
+            .min()
+    };
+    pick("CVE-")
+        .or_else(|| pick("GHSA-"))
+        .or_else(|| record_ids.iter().copied().min())
+        .unwrap_or("")
+}
+
+/// Orders two versions in the ecosystem's ordering; unparseable or equal-ranked versions
+/// fall back to their text so the order is always the same.
+fn version_order(o: &dyn VersionOrdering, a: &str, b: &str) -> Ordering {
+    match o.compare(a, b) {
+        Some(Ordering::Equal) | None => a.cmp(b),
+        Some(ord) => ord,
+    }
+}
+
+fn build_finding(
+    c: &Component,
+    eco: &Ecosystem,
+    version: &str,
+    g: &GroupOwned<'_>,
+    eco_ordering: &dyn VersionOrdering,
+) -> Finding {
+    let semver = ordering(VersionScheme::Semver);
+    let record_ids: Vec<&str> = g.members.iter().map(|(a, _)| a.id().as_str()).collect();
+    let primary = primary_id(&record_ids);
+
+    let mut ids: Vec<&str> = Vec::new();
+    for (a, _) in &g.members {
+        ids.push(a.id().as_str());
+        ids.extend(a.aliases().iter().map(|i| i.as_str()));
+        ids.extend(a.upstream().iter().map(|i| i.as_str()));
+    }
+    for (a, _) in &g.attached {
+        ids.push(a.id().as_str());
+    }
+    ids.retain(|i| *i != primary);
+    ids.sort_unstable();
+    ids.dedup();
+
+    // Fixed versions above the installed one; a fixed version that cannot be compared is
+    // kept (better an extra hint than a lost one).
+    let mut fixed: Vec<&str> = Vec::new();
+    for (_, affected) in g.members.iter().chain(g.attached.iter()) {
+        for aff in affected {
+            for range in aff.ranges() {
+                let o: &dyn VersionOrdering = match range {
+                    Range::Semver(_) => semver,
+                    Range::Ecosystem(_) => eco_ordering,
+                    Range::Git { .. } => continue,
+                };
+                for f in range.fixed_versions() {
+                    let above = o
+                        .compare(f, version)
+                        .is_none_or(|ord| ord == Ordering::Greater);
+                    if above && !fixed.contains(&f) {
+                        fixed.push(f);
+                    }
+                }
+            }
+        }
+    }
+    // Insertion sort: never panics, even if an ordering were inconsistent; lists are short.
+    let mut sorted: Vec<&str> = Vec::with_capacity(fixed.len());
+    for f in fixed {
+        let pos = sorted
+            .iter()
+            .position(|s| version_order(eco_ordering, f, s) == Ordering::Less)
+            .unwrap_or(sorted.len());
+        sorted.insert(pos, f);
+    }
+
+    let mut best: Option<Assessment> = None;
+    for (a, affected) in g.members.iter().chain(g.attached.iter()) {
+        let entries = affected
+            .iter()
+            .map(|x| x.severity())
+            .find(|s| !s.is_empty())
+            .unwrap_or(a.severity());
+        let this = assess(entries, a.database_severity());
+        if best.as_ref().is_none_or(|b| this.outranks(b)) {
+            best = Some(this);
+        }
+    }
+    let best = best.unwrap_or(Assessment {
+        severity: Severity::Unknown,
+        cvss: None,
+    });
+
+    let summary = g
+        .members
+        .iter()
+        .find(|(a, _)| a.id().as_str() == primary)
+        .and_then(|(a, _)| a.summary())
+        .or_else(|| g.members.iter().find_map(|(a, _)| a.summary()))
+        .map(str::to_string);
+
+    let mut references: Vec<String> = Vec::new();
+    for (a, _) in g.members.iter().chain(g.attached.iter()) {
+        for r in a.references() {
+            if !references.contains(r) {
+                references.push(r.clone());
+            }
+        }
+    }
+
+    Finding {
+        id: primary.to_string(),
+        aliases: ids.into_iter().map(str::to_string).collect(),
+        package: FindingPackage {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            purl: c.purl.clone(),
+            ecosystem: eco.to_string(),
+        },
+        fixed_versions: sorted.into_iter().map(str::to_string).collect(),
+        severity: best.severity,
+        cvss: best.cvss,
+        summary,
+        references,
+        layer: c.layer.clone(),
+        path: c.path.clone(),
+        muted: false,
+        mute_reason: None,
+    }
+}
