@@ -1,0 +1,846 @@
+//! End-to-end tests of the real `stella` binary against a fake appliance on loopback.
+//! Every exit code of CONTRACT.md, retries, quota waits, each output format (SARIF
+//! validated against the official schema, JUnit parsed), tokens from env and files.
+
+mod util;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use util::{FakeServer, Req, Resp, code, stderr, stdout};
+
+const TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.test-token.c2ln";
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(data(name)).expect("test data")
+}
+
+fn ok_scan(name: &'static str) -> impl Fn(&Req, usize) -> Resp + Send + Sync + 'static {
+    let body = read(name);
+    move |_req, _i| {
+        Resp::json(200, &body)
+            .with_header("X-RateLimit-Limit", "333")
+            .with_header("X-RateLimit-Remaining", "12")
+            .with_header("X-RateLimit-Reset", "1795392000")
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    bom: PathBuf,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bom = dir.path().join("bom.cdx.json");
+    std::fs::copy(data("bom.cdx.json"), &bom).expect("copy bom");
+    Env { dir, bom }
+}
+
+impl Env {
+    fn run(&self, server: &str, args: &[&str]) -> std::process::Output {
+        util::stella(
+            args,
+            &[("STELLA_SERVER", server), ("STELLA_TOKEN", TOKEN)],
+            None,
+            self.dir.path(),
+        )
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn assert_no_token(o: &std::process::Output) {
+    assert!(!stdout(o).contains(TOKEN), "token leaked on stdout");
+    assert!(!stderr(o).contains(TOKEN), "token leaked on stderr");
+}
+
+// ---------------------------------------------------------------- exit 0 / 1 and the request
+
+#[test]
+fn pass_exits_0_and_sends_the_sbom_with_token_and_query() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-pass.json"));
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--name",
+            "web front",
+            "--image-digest",
+            &digest,
+        ],
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let reqs = srv.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/api/v1/scan")
+    );
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.body, std::fs::read(&e.bom).expect("bom"));
+    assert!(r.query.contains("name=web%20front"), "query: {}", r.query);
+    assert!(
+        r.query
+            .contains(&format!("image_digest=sha256%3A{}", "ab".repeat(32)))
+            || r.query.contains(&format!("image_digest={digest}")),
+        "query: {}",
+        r.query
+    );
+    assert!(
+        stderr(&o).contains("quota: 12/333 scans left today, resets 00:00 UTC"),
+        "stderr: {}",
+        stderr(&o)
+    );
+    let out = stdout(&o);
+    assert!(out.contains("verdict: PASS"), "{out}");
+    assert!(out.contains("GHSA-p6mc-m468-83gw"));
+    assert!(
+        !out.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    assert_no_token(&o);
+}
+
+#[test]
+fn fail_verdict_exits_1() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-fail.json"));
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 1, "stderr: {}", stderr(&o));
+    assert!(stdout(&o).contains("verdict: FAIL (2 unmuted at or above high, appliance policy)"));
+    assert!(stderr(&o).contains("verdict: fail"));
+}
+
+#[test]
+fn fail_on_recomputes_the_verdict_locally() {
+    let e = env();
+    let fail = FakeServer::start(ok_scan("scan-fail.json"));
+    // Server says fail (critical lodash unmuted): still fails at critical...
+    let o = e.run(
+        &fail.url,
+        &["scan", "--sbom", "bom.cdx.json", "--fail-on", "critical"],
+    );
+    assert_eq!(code(&o), 1);
+    // ...and passes with none.
+    let o = e.run(
+        &fail.url,
+        &["scan", "--sbom", "bom.cdx.json", "--fail-on", "none"],
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+
+    let pass = FakeServer::start(ok_scan("scan-pass.json"));
+    // Server says pass; the unmuted medium fails at medium; the muted critical never counts.
+    let o = e.run(
+        &pass.url,
+        &["scan", "--sbom", "bom.cdx.json", "--fail-on", "medium"],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("--fail-on"));
+    let o = e.run(
+        &pass.url,
+        &["scan", "--sbom", "bom.cdx.json", "--fail-on", "high"],
+    );
+    assert_eq!(code(&o), 0);
+    let o = e.run(
+        &pass.url,
+        &["scan", "--sbom", "bom.cdx.json", "--fail-on", "critical"],
+    );
+    assert_eq!(code(&o), 0, "muted critical must not fail");
+}
+
+// ---------------------------------------------------------------- exit 2
+
+#[test]
+fn bad_sbom_400_and_too_large_413_exit_2() {
+    let e = env();
+    let srv = FakeServer::start(|_r, _i| {
+        Resp::json(
+            400,
+            r#"{"error":"bad_sbom","message":"not a CycloneDX, SPDX or Syft JSON document","path":"$.components"}"#,
+        )
+    });
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("not a CycloneDX, SPDX or Syft JSON document"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(srv.requests().len(), 1, "4xx is never retried");
+
+    let srv = FakeServer::start(|_r, _i| {
+        Resp::json(
+            413,
+            r#"{"error":"too_large","message":"the SBOM is larger than 64 MiB"}"#,
+        )
+    });
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("larger than 64 MiB"));
+    assert_eq!(srv.requests().len(), 1);
+}
+
+#[test]
+fn token_refused_401_exits_2_without_printing_the_token() {
+    let e = env();
+    let srv = FakeServer::start(|_r, _i| {
+        Resp::json(
+            401,
+            r#"{"error":"bad_token","message":"the token expired on 2026-10-01"}"#,
+        )
+    });
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("token refused: the token expired on 2026-10-01"),
+        "{}",
+        stderr(&o)
+    );
+    assert_no_token(&o);
+    assert_eq!(srv.requests().len(), 1);
+}
+
+#[test]
+fn local_input_and_configuration_errors_exit_2() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-pass.json"));
+    // Unreadable SBOM.
+    let o = e.run(&srv.url, &["scan", "--sbom", "missing.json"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("cannot read SBOM missing.json"),
+        "{}",
+        stderr(&o)
+    );
+    // Empty SBOM.
+    std::fs::write(e.path("empty.json"), b"").expect("write");
+    let o = e.run(&srv.url, &["scan", "--sbom", "empty.json"]);
+    assert_eq!(code(&o), 2);
+    // Bad image digest.
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--image-digest",
+            "sha256:abc",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    // Bad flag value (clap).
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--fail-on", "severe"],
+    );
+    assert_eq!(code(&o), 2);
+    // No server.
+    let o = util::stella(
+        &["scan", "--sbom", "bom.cdx.json"],
+        &[("STELLA_TOKEN", TOKEN)],
+        None,
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--server URL or set STELLA_SERVER"));
+    // No token.
+    let o = util::stella(
+        &["scan", "--sbom", "bom.cdx.json"],
+        &[("STELLA_SERVER", &srv.url)],
+        None,
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no token"));
+    // Bad server URL.
+    let o = e.run("127.0.0.1:1", &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 2);
+    // Missing and malformed CA files.
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--ca-file", "nope.pem"],
+    );
+    assert_eq!(code(&o), 2);
+    std::fs::write(e.path("bad.pem"), b"not a certificate\n").expect("write");
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--ca-file", "bad.pem"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("no PEM certificate"), "{}", stderr(&o));
+    // None of these reached the appliance.
+    assert!(srv.requests().is_empty());
+}
+
+// ---------------------------------------------------------------- exit 3: quota
+
+fn quota_429(retry_after: &'static str) -> impl Fn(&Req, usize) -> Resp + Send + Sync + 'static {
+    move |_r, _i| {
+        Resp::json(429, r#"{"error":"quota_exhausted","message":"333 of 333 scans used today","resets_at":"2099-01-01T00:00:00Z"}"#)
+            .with_header("Retry-After", retry_after)
+            .with_header("X-RateLimit-Limit", "333")
+            .with_header("X-RateLimit-Remaining", "0")
+    }
+}
+
+#[test]
+fn quota_exhausted_exits_3_without_waiting() {
+    let e = env();
+    let srv = FakeServer::start(quota_429("Thu, 01 Jan 2099 00:00:00 GMT"));
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 3, "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("quota exhausted: 333 of 333 scans used today"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("2099-01-01T00:00:00Z"));
+    assert_eq!(
+        srv.requests().len(),
+        1,
+        "429 is not retried without --wait-quota"
+    );
+}
+
+#[test]
+fn wait_quota_sleeps_until_the_reset_then_scans() {
+    let e = env();
+    let pass = read("scan-pass.json");
+    let srv = FakeServer::start(move |_r, i| {
+        if i == 0 {
+            Resp::json(
+                429,
+                r#"{"error":"quota_exhausted","message":"quota spent"}"#,
+            )
+            .with_header("Retry-After", "1")
+        } else {
+            Resp::json(200, &pass)
+        }
+    });
+    let t = Instant::now();
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--wait-quota",
+            "--max-wait",
+            "30s",
+        ],
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "waited for the reset"
+    );
+    assert!(
+        stderr(&o).contains("quota exhausted; waiting"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(srv.requests().len(), 2);
+}
+
+#[test]
+fn wait_quota_is_bounded_by_max_wait() {
+    let e = env();
+    let srv = FakeServer::start(quota_429("3600"));
+    let t = Instant::now();
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--wait-quota",
+            "--max-wait",
+            "2s",
+        ],
+    );
+    assert_eq!(code(&o), 3);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "did not sleep an hour"
+    );
+    assert!(
+        stderr(&o).contains("beyond --max-wait 2s"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(srv.requests().len(), 1);
+}
+
+// ---------------------------------------------------------------- exit 4 and retries
+
+#[test]
+fn unreachable_exits_4_after_bounded_retries() {
+    let e = env();
+    // A port nobody listens on: bind, note, release.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let o = e.run(&url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 4, "stderr: {}", stderr(&o));
+    assert!(stderr(&o).contains("after 3 tries"), "{}", stderr(&o));
+    let o = e.run(&url, &["scan", "--sbom", "bom.cdx.json", "--retries", "0"]);
+    assert_eq!(code(&o), 4);
+    assert!(stderr(&o).contains("after 1 tries"), "{}", stderr(&o));
+}
+
+#[test]
+fn server_down_then_up_is_retried() {
+    let e = env();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let url = format!("http://{addr}");
+    let bom = e.bom.clone();
+    let child = std::thread::spawn(move || {
+        util::stella(
+            &["scan", "--sbom", bom.to_str().expect("utf8 path")],
+            &[("STELLA_SERVER", &url), ("STELLA_TOKEN", TOKEN)],
+            None,
+            Path::new("/"),
+        )
+    });
+    // First try hits a closed port; the retry after 0.5 s finds the server.
+    std::thread::sleep(Duration::from_millis(250));
+    let listener = TcpListener::bind(addr).expect("rebind the same port");
+    let srv = FakeServer::start_on(listener, ok_scan("scan-pass.json"));
+    let o = child.join().expect("join");
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(srv.requests().len(), 1);
+}
+
+#[test]
+fn gateway_errors_are_retried_then_succeed() {
+    let e = env();
+    let pass = read("scan-pass.json");
+    let srv = FakeServer::start(move |_r, i| match i {
+        0 => Resp::json(503, r#"{"error":"unavailable","message":"starting"}"#),
+        1 => Resp::json(502, "<html>bad gateway</html>"),
+        _ => Resp::json(200, &pass),
+    });
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(srv.requests().len(), 3);
+}
+
+#[test]
+fn persistent_5xx_exits_4_and_500_is_not_retried() {
+    let e = env();
+    let srv = FakeServer::start(|_r, _i| {
+        Resp::json(504, r#"{"error":"timeout","message":"upstream timed out"}"#)
+    });
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 4);
+    assert_eq!(srv.requests().len(), 3, "1 try + 2 retries");
+    assert!(stderr(&o).contains("HTTP 504"), "{}", stderr(&o));
+
+    let srv = FakeServer::start(|_r, _i| {
+        Resp::json(
+            500,
+            r#"{"error":"internal","message":"internal error (see the appliance log)"}"#,
+        )
+    });
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 4);
+    assert_eq!(
+        srv.requests().len(),
+        1,
+        "500 may have spent quota: not retried"
+    );
+}
+
+#[test]
+fn garbage_answer_exits_4() {
+    let e = env();
+    let srv = FakeServer::start(|_r, _i| Resp::json(200, "<html>captive portal</html>"));
+    let o = e.run(&srv.url, &["scan", "--sbom", "bom.cdx.json"]);
+    assert_eq!(code(&o), 4);
+    assert!(stderr(&o).contains("not a scan result"), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------- formats and --output
+
+fn sarif_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value =
+        serde_json::from_str(&read("sarif-schema-2.1.0.json")).expect("schema JSON");
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles")
+}
+
+#[test]
+fn sarif_output_validates_against_the_official_schema() {
+    let e = env();
+    let validator = sarif_validator();
+    for fixture in ["scan-fail.json", "scan-pass.json"] {
+        let srv = FakeServer::start(ok_scan(fixture));
+        let o = e.run(
+            &srv.url,
+            &[
+                "scan",
+                "--sbom",
+                "bom.cdx.json",
+                "--format",
+                "sarif",
+                "--output",
+                "out.sarif",
+                "--name",
+                "web",
+            ],
+        );
+        assert!(code(&o) <= 1, "stderr: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "report goes to --output only");
+        let sarif: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(e.path("out.sarif")).expect("out.sarif"))
+                .expect("JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&sarif)
+            .map(|er| format!("{er} at {}", er.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{fixture}: {errors:#?}");
+        let results = sarif["runs"][0]["results"].as_array().expect("results");
+        let n =
+            serde_json::from_str::<serde_json::Value>(&read(fixture)).expect("fixture")["findings"]
+                .as_array()
+                .expect("findings")
+                .len();
+        assert_eq!(results.len(), n);
+        assert_eq!(
+            sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+                ["uri"],
+            "bom.cdx.json"
+        );
+    }
+}
+
+#[test]
+fn the_schema_check_can_fail() {
+    // Guards the test above: the validator rejects a SARIF log with a bad level.
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-fail.json"));
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--format", "sarif"],
+    );
+    let mut sarif: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(sarif_validator().is_valid(&sarif));
+    sarif["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!sarif_validator().is_valid(&sarif));
+}
+
+#[test]
+fn junit_output_is_well_formed_with_failures_and_skips() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-fail.json"));
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--format",
+            "junit",
+            "--output",
+            "junit.xml",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    let xml = std::fs::read_to_string(e.path("junit.xml")).expect("junit.xml");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    let skipped = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("skipped"))
+        .count();
+    assert_eq!((cases, failures, skipped), (3, 2, 1));
+
+    // --fail-on critical: only lodash fails.
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--format",
+            "junit",
+            "--fail-on",
+            "critical",
+        ],
+    );
+    let doc = roxmltree::Document::parse(std::str::from_utf8(&o.stdout).expect("utf8"))
+        .expect("well-formed");
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn json_output_is_the_server_answer() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-fail.json"));
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--format", "json"],
+    );
+    assert_eq!(code(&o), 1);
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let want: serde_json::Value = serde_json::from_str(&read("scan-fail.json")).expect("fixture");
+    assert_eq!(got, want);
+    let text = stdout(&o);
+    // Key order of the server is kept (scan_id first, evidence_url last).
+    assert!(text.find("\"scan_id\"") < text.find("\"verdict\""));
+    assert!(text.find("\"findings_digest\"") < text.find("\"evidence_url\""));
+}
+
+#[test]
+fn output_replaces_an_existing_file() {
+    let e = env();
+    std::fs::write(
+        e.path("report.txt"),
+        "old content that is longer than nothing".repeat(100),
+    )
+    .expect("write");
+    let srv = FakeServer::start(ok_scan("scan-pass.json"));
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--output", "report.txt"],
+    );
+    assert_eq!(code(&o), 0);
+    let text = std::fs::read_to_string(e.path("report.txt")).expect("read");
+    assert!(
+        text.starts_with("SEVERITY") && text.contains("verdict: PASS"),
+        "{text}"
+    );
+    assert!(!text.contains("old content"));
+    // An unwritable destination is exit 2.
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--output",
+            "no/such/dir/r.txt",
+        ],
+    );
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn sbom_from_stdin() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-pass.json"));
+    let bom = std::fs::read(&e.bom).expect("bom");
+    let o = util::stella(
+        &["scan", "--sbom", "-", "--format", "sarif"],
+        &[("STELLA_SERVER", &srv.url), ("STELLA_TOKEN", TOKEN)],
+        Some(&bom),
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(srv.requests()[0].body, bom);
+    let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(sarif["runs"][0]["artifacts"][0]["location"]["uri"], "stdin");
+}
+
+// ---------------------------------------------------------------- tokens
+
+#[test]
+fn token_from_file_flag_and_env() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-pass.json"));
+    std::fs::write(e.path("token"), format!("  {TOKEN}\n")).expect("write");
+    let o = util::stella(
+        &["scan", "--sbom", "bom.cdx.json"],
+        &[("STELLA_SERVER", &srv.url), ("STELLA_TOKEN_FILE", "token")],
+        None,
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let o = util::stella(
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--server",
+            &srv.url,
+            "--token-file",
+            "token",
+        ],
+        &[],
+        None,
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    // --token beats STELLA_TOKEN.
+    let o = util::stella(
+        &["scan", "--sbom", "bom.cdx.json", "--token", "flag-token"],
+        &[("STELLA_SERVER", &srv.url), ("STELLA_TOKEN", TOKEN)],
+        None,
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 0);
+    let auth: Vec<String> = srv
+        .requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        auth,
+        vec![
+            format!("Bearer {TOKEN}"),
+            format!("Bearer {TOKEN}"),
+            "Bearer flag-token".to_owned()
+        ]
+    );
+    // A missing token file is exit 2 and names the file.
+    let o = util::stella(
+        &["scan", "--sbom", "bom.cdx.json"],
+        &[
+            ("STELLA_SERVER", &srv.url),
+            ("STELLA_TOKEN_FILE", "missing-token"),
+        ],
+        None,
+        e.dir.path(),
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("missing-token"));
+}
+
+#[test]
+fn help_never_shows_the_token() {
+    let e = env();
+    let o = e.run("http://127.0.0.1:1", &["scan", "--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("Examples:"));
+    assert_no_token(&o);
+}
+
+// ---------------------------------------------------------------- evidence, quota, misc
+
+#[test]
+fn evidence_is_saved_next_to_the_report() {
+    let e = env();
+    let pass = read("scan-pass.json");
+    let envelope = r#"{"payload":"eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"k","sig":"c2ln"}]}"#;
+    let srv = FakeServer::start(move |r, _i| {
+        if r.method == "GET" && r.path == "/api/v1/scans/01JDQ40000000000000000PASS/evidence" {
+            Resp::json(200, envelope)
+        } else {
+            Resp::json(200, &pass)
+        }
+    });
+    let o = e.run(
+        &srv.url,
+        &[
+            "scan",
+            "--sbom",
+            "bom.cdx.json",
+            "--evidence",
+            "verdict.dsse.json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(e.path("verdict.dsse.json")).expect("evidence"),
+        envelope
+    );
+    let reqs = srv.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        reqs[1].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+}
+
+#[test]
+fn quota_command_human_and_json() {
+    let e = env();
+    let body = r#"{"client":"ci-frontend","limit":333,"used":321,"remaining":12,"resets_at":"2099-01-01T00:00:00Z"}"#;
+    let srv = FakeServer::start(move |r, _i| {
+        assert_eq!(r.path, "/api/v1/quota");
+        Resp::json(200, body)
+    });
+    let o = e.run(&srv.url, &["quota"]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with(
+            "client ci-frontend: 12 of 333 scans left today (321 used); resets 2099-01-01T00:00:00Z"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = e.run(&srv.url, &["quota", "--json"]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["remaining"], 12);
+
+    let srv = FakeServer::start(|_r, _i| {
+        Resp::json(401, r#"{"error":"bad_token","message":"unknown client"}"#)
+    });
+    let o = e.run(&srv.url, &["quota"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("token refused: unknown client"));
+}
+
+#[test]
+fn version_help_and_completions() {
+    let e = env();
+    let o = e.run("http://x", &["--version"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("stella "));
+    for sub in ["scan", "quota", "verify-evidence", "completions"] {
+        let o = e.run("http://x", &[sub, "--help"]);
+        assert_eq!(code(&o), 0, "{sub} --help");
+        assert!(
+            stdout(&o).contains("Examples:"),
+            "{sub} --help has examples"
+        );
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let o = e.run("http://x", &["completions", shell]);
+        assert_eq!(code(&o), 0);
+        assert!(
+            stdout(&o).contains("verify-evidence"),
+            "{shell} completion lists subcommands"
+        );
+    }
+    let o = e.run("http://x", &[]);
+    assert_eq!(code(&o), 2, "no subcommand is a usage error");
+}
