@@ -844,3 +844,95 @@ fn version_help_and_completions() {
     let o = e.run("http://x", &[]);
     assert_eq!(code(&o), 2, "no subcommand is a usage error");
 }
+
+// ---------------------------------------------------------------- verify-evidence
+
+fn signed_evidence(e: &Env, key_seed: u8) -> (PathBuf, PathBuf) {
+    use sha2::Digest as _;
+    let kp = signing::KeyPair::from_seed(signing::KeyId([key_seed; 8]), &[key_seed; 32]);
+    let sbom = std::fs::read(&e.bom).expect("bom");
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "bom.cdx.json", "digest": {"sha256": hex::encode(sha2::Sha256::digest(&sbom))}}],
+        "predicateType": "https://stella-ops.org/attestations/scan-verdict/v1",
+        "predicate": {"verdict": "fail", "findings_digest": "sha256:11", "kit": {"id": "kit-7", "sequence": 7}, "signed_at": "2026-11-22T10:00:00Z"},
+    });
+    let env = signing::dsse::sign(
+        signing::dsse::IN_TOTO_PAYLOAD_TYPE,
+        &serde_json::to_vec(&statement).expect("json"),
+        &[&kp],
+    )
+    .expect("sign");
+    let env_path = e.path(&format!("evidence-{key_seed}.dsse.json"));
+    std::fs::write(&env_path, env.to_json()).expect("write envelope");
+    let pub_path = e.path(&format!("appliance-{key_seed}.pub"));
+    kp.public().to_box().write(&pub_path).expect("write pub");
+    (env_path, pub_path)
+}
+
+#[test]
+fn verify_evidence_exit_codes() {
+    let e = env();
+    let (env1, pub1) = signed_evidence(&e, 1);
+    let (_env2, pub2) = signed_evidence(&e, 2);
+    let s = |p: &PathBuf| p.to_str().expect("utf8").to_owned();
+    let run = |args: &[&str]| util::stella(args, &[], None, e.dir.path());
+
+    let o = run(&[
+        "verify-evidence",
+        &s(&env1),
+        "--pub",
+        &s(&pub1),
+        "--sbom",
+        "bom.cdx.json",
+    ]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ok  sbom: matches subject \"bom.cdx.json\""),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("verdict: fail"));
+
+    // Wrong key: 1, naming the signature check.
+    let o = run(&["verify-evidence", &s(&env1), "--pub", &s(&pub2)]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("signature check"), "{}", stderr(&o));
+
+    // Another SBOM: 1, naming the digest.
+    std::fs::write(e.path("other.json"), b"{\"bomFormat\":\"CycloneDX\"}").expect("write");
+    let o = run(&[
+        "verify-evidence",
+        &s(&env1),
+        "--pub",
+        &s(&pub1),
+        "--sbom",
+        "other.json",
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("is not a subject"), "{}", stderr(&o));
+
+    // Unreadable envelope or key: 2.
+    let o = run(&["verify-evidence", "missing.json", "--pub", &s(&pub1)]);
+    assert_eq!(code(&o), 2);
+    let o = run(&["verify-evidence", &s(&env1), "--pub", "bom.cdx.json"]);
+    assert_eq!(code(&o), 2);
+
+    // Bundles are not available in this build: 2 with a clear message.
+    let o = run(&[
+        "verify-evidence",
+        &s(&env1),
+        "--pub",
+        &s(&pub1),
+        "--bundle",
+        "b.tar.zst",
+        "--vendor-pub",
+        &s(&pub2),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("not available in this build"),
+        "{}",
+        stderr(&o)
+    );
+}
