@@ -237,3 +237,89 @@ pub fn verify(envelope_json: &str, key: &signing::PublicKey) -> Result<Statement
     }
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn predicate() -> ScanPredicate {
+        ScanPredicate {
+            verdict: "fail".into(),
+            summary: Summary {
+                components: 3,
+                findings: 2,
+                muted: 0,
+                by_severity: BySeverity {
+                    critical: 1,
+                    medium: 1,
+                    ..BySeverity::default()
+                },
+                fail_on: "high".into(),
+                stale_feed: false,
+            },
+            findings_digest: format!("sha256:{}", "1".repeat(64)),
+            warnings: vec![],
+            policy: PolicyFacts {
+                version: 1,
+                sha256: "2".repeat(64),
+            },
+            kit: KitFacts {
+                id: "kit-1".into(),
+                sequence: 1,
+                manifest_sha256: "3".repeat(64),
+                created_at: "2026-11-22T00:00:00Z".into(),
+            },
+            appliance: ApplianceFacts {
+                id: "stella-appliance:0000000000000044".into(),
+                key_id: "0000000000000044".into(),
+            },
+            engine_version: "test".into(),
+            sbom_format: "CycloneDX 1.5".into(),
+            requested_by: "ci".into(),
+            scanned_at: "2026-11-22T00:00:00Z".into(),
+            signed_at: "2026-11-22T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn sign_verify_and_tamper() {
+        let key = signing::KeyPair::from_seed(signing::KeyId([0x44; 8]), &[4; 32]);
+        let st = Statement::new(
+            "bom.json",
+            &"a".repeat(64),
+            Some(("img", &format!("sha256:{}", "b".repeat(64)))),
+            predicate(),
+        );
+        let env = st.sign(&key).expect("sign");
+        // Written for the oracle check in the report (`verify_dsse.py --statement`).
+        if let Ok(dir) = std::env::var("STELLA_EVIDENCE_VECTOR_DIR") {
+            std::fs::write(Path::new(&dir).join("envelope.json"), &env).expect("write");
+            std::fs::write(
+                Path::new(&dir).join("pub.hex"),
+                hex::encode(key.public().raw()),
+            )
+            .expect("write");
+        }
+        // Signing is deterministic: the envelope equals the golden one that the oracle
+        // (securesystemslib + in-toto-attestation) verified (tests/data/evidence/regen.sh).
+        let golden = include_str!("../../tests/data/evidence/envelope.json");
+        assert_eq!(env, golden);
+        let back = verify(&env, &key.public()).expect("verify");
+        assert_eq!(back, st);
+        assert_eq!(back.subject[1].digest["sha256"], "b".repeat(64));
+        assert_eq!(Statement::from_envelope_unverified(&env).expect("read"), st);
+        let other = signing::KeyPair::from_seed(signing::KeyId([0x45; 8]), &[5; 32]);
+        assert!(verify(&env, &other.public()).is_err());
+        let mut v: Value = serde_json::from_str(&env).expect("json");
+        v["payloadType"] = Value::from("application/json");
+        assert!(
+            verify(&v.to_string(), &key.public()).is_err(),
+            "payload type is signed"
+        );
+        // No image subject unless the digest is a sha256 digest.
+        let st2 = Statement::new("", &"a".repeat(64), Some(("img", "md5:xx")), predicate());
+        assert_eq!(st2.subject.len(), 1);
+        assert_eq!(st2.subject[0].name, "sbom");
+    }
+}
