@@ -310,7 +310,7 @@ fn run_scan(
 /// counts, verdict).
 fn apply_policy(
     policy: &Policy,
-    findings: &mut [super::scanner::Finding],
+    findings: &mut [crate::scan::findings::Finding],
     now: OffsetDateTime,
 ) -> (u32, BySeverity, Verdict) {
     let mut muted = 0u32;
@@ -320,7 +320,7 @@ fn apply_policy(
         let facts = FindingFacts {
             id: &f.id,
             aliases: &f.aliases,
-            purl: &f.package.purl,
+            purl: f.package.purl.as_deref().unwrap_or(""),
             layer: f.layer.as_deref(),
             path: f.path.as_deref(),
         };
@@ -330,14 +330,15 @@ fn apply_policy(
             muted += 1;
             continue;
         }
-        match f.severity {
+        let level = Level::parse(f.severity.as_str());
+        match level {
             Level::Critical => by.critical += 1,
             Level::High => by.high += 1,
             Level::Medium => by.medium += 1,
             Level::Low => by.low += 1,
             Level::Unknown => by.unknown += 1,
         }
-        fail |= policy.fail_on.fails(f.severity);
+        fail |= policy.fail_on.fails(level);
     }
     (muted, by, if fail { Verdict::Fail } else { Verdict::Pass })
 }
@@ -373,7 +374,7 @@ fn scan_accepted(
             rfc3339(kit.expires_at)
         ));
     }
-    let fdigest = findings_digest(&out.findings).map_err(ApiError::internal)?;
+    let fdigest = findings_digest(&out.findings);
     let findings_value = serde_json::to_value(&out.findings).map_err(ApiError::internal)?;
     let findings_json = findings_value.to_string();
     let sbom_digest = st.store.put_sbom(bytes)?;
@@ -400,7 +401,7 @@ fn scan_accepted(
         .filter(|d| valid_image_digest(d));
     let total = u32::try_from(out.findings.len()).unwrap_or(u32::MAX);
     let summary = Summary {
-        components: out.components,
+        components: u32::try_from(out.components).unwrap_or(u32::MAX),
         findings: total,
         muted,
         by_severity: by,

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::config::Config;
 use super::error::ApiError;
 use super::metrics::{Gauges, Metrics};
-use super::scanner::{OsvScanner, Scanner};
+use super::scanner::{Scanner, load_engine};
 use crate::policy::{Policy, PolicyError};
 use crate::store::{NewPolicy, PolicyVersion, Store};
 
@@ -110,9 +110,7 @@ impl ActiveKit {
         let manifest_sha256 = crate::store::Sha256Digest::of(&manifest).hex();
         let tokens = importer::import::read_tokens(&dir).map_err(|e| kit_err(e.to_string()))?;
         let revoked = tokens.revoked.iter().cloned().collect();
-        let adv_dir = dir.join(importer::import::CONTENT_DIR).join("advisories");
-        let scanner: Arc<dyn Scanner> =
-            Arc::new(OsvScanner::from_jsonl_dir(&adv_dir).map_err(kit_err)?);
+        let scanner = load_engine(&dir.join(importer::import::CONTENT_DIR)).map_err(kit_err)?;
         Ok(Some(Self {
             dir,
             id: act.kit_id,
