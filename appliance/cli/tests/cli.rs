@@ -936,3 +936,40 @@ fn verify_evidence_exit_codes() {
         stderr(&o)
     );
 }
+
+#[test]
+fn verify_evidence_accepts_the_appliances_golden_envelope() {
+    // The appliance's own golden scan-verdict envelope (appliance/tests/data/evidence,
+    // checked there by the securesystemslib/in-toto oracle), signed by its deterministic
+    // test key (KeyId 0x44…, seed [4; 32]). This pins the client to the server's format.
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/evidence/envelope.json");
+    assert!(
+        golden.exists(),
+        "missing {}: the appliance's golden evidence vector moved",
+        golden.display()
+    );
+    let e = env();
+    let kp = signing::KeyPair::from_seed(signing::KeyId([0x44; 8]), &[4; 32]);
+    let pub_path = e.path("appliance.pub");
+    kp.public().to_box().write(&pub_path).expect("write pub");
+    // The golden statement's SBOM subject is sha256 "aa…a": no file has that digest, so
+    // check the signature and statement only, then that a real SBOM is refused.
+    let args = [
+        "verify-evidence",
+        golden.to_str().expect("utf8"),
+        "--pub",
+        "appliance.pub",
+    ];
+    let o = util::stella(&args, &[], None, e.dir.path());
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ok  signature: appliance key 4444444444444444"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("verdict: fail"));
+    let mut with_sbom = args.to_vec();
+    with_sbom.extend(["--sbom", "bom.cdx.json"]);
+    let o = util::stella(&with_sbom, &[], None, e.dir.path());
+    assert_eq!(code(&o), 1);
+}
