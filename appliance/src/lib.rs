@@ -2,6 +2,7 @@
 //!
 //! - [`scan`]: the scan engine (SBOM parsing, version ordering, matching).
 //! - [`store`]: persistence behind the [`store::Store`] trait (SQLite, sled, blob files).
+//! - [`console`]: the web console over the real state ([`web::Console`]).
 //! - [`cli`]: the administrative commands (`init`, `import`, `token`, `status`, `rollback`, `audit verify`).
 //! - [`quickstart`]: the one-command demo.
 //! - [`registry`]: the read-only OCI registry (`/v2/`) serving the active kit's artifacts.
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod console;
 pub mod evidence;
 pub mod policy;
 pub mod quickstart;

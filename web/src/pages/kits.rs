@@ -131,6 +131,9 @@ pub(crate) struct ReportPage {
     report: ImportReport,
     kit: Option<KitLine>,
     accepted: bool,
+    /// The console activated the kit as part of the import (the appliance's importer
+    /// verifies and activates in one atomic step), so there is nothing left to confirm.
+    activated: bool,
 }
 
 /// Streams one multipart field into `path`, refusing more than `limit` bytes.
@@ -269,6 +272,7 @@ pub(crate) async fn upload(
         })
         .await?;
     let accepted = report.accepted() && report.import_id.is_some();
+    let activated = accepted && report.kit.as_ref().is_some_and(|k| k.activated.is_some());
     let page = ReportPage {
         chrome: Chrome::new(&op, "kits"),
         file_name: original_name,
@@ -276,6 +280,7 @@ pub(crate) async fn upload(
         kit: report.kit.as_ref().map(KitLine::from),
         report,
         accepted,
+        activated,
     };
     // Refusals are a normal outcome of the request (the report explains them): 200.
     Ok(html(&page)?.into_response())
