@@ -973,3 +973,26 @@ fn verify_evidence_accepts_the_appliances_golden_envelope() {
     let o = util::stella(&with_sbom, &[], None, e.dir.path());
     assert_eq!(code(&o), 1);
 }
+
+#[test]
+fn slow_appliance_times_out_with_exit_4_and_the_upload_is_not_repeated() {
+    let e = env();
+    let pass = read("scan-pass.json");
+    let srv = FakeServer::start(move |_r, _i| {
+        std::thread::sleep(Duration::from_millis(2500));
+        Resp::json(200, &pass)
+    });
+    let t = Instant::now();
+    let o = e.run(
+        &srv.url,
+        &["scan", "--sbom", "bom.cdx.json", "--timeout", "1s"],
+    );
+    assert_eq!(code(&o), 4, "stderr: {}", stderr(&o));
+    assert!(
+        t.elapsed() < Duration::from_millis(2400),
+        "gave up at the timeout"
+    );
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    // The scan may have been accepted (and counted) by then: a POST is not sent twice.
+    assert_eq!(srv.requests().len(), 1);
+}
