@@ -419,7 +419,15 @@ fn server_down_then_up_is_retried() {
     let bom = e.bom.clone();
     let child = std::thread::spawn(move || {
         util::stella(
-            &["scan", "--sbom", bom.to_str().expect("utf8 path")],
+            // Extra retries so a loaded CI box that is slow to bring the server up
+            // still passes (tries at 0, 0.5, 1.5, 3.5 and 7.5 s).
+            &[
+                "scan",
+                "--sbom",
+                bom.to_str().expect("utf8 path"),
+                "--retries",
+                "4",
+            ],
             &[("STELLA_SERVER", &url), ("STELLA_TOKEN", TOKEN)],
             None,
             Path::new("/"),
