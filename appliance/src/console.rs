@@ -91,6 +91,21 @@ pub fn web_options(data: &Path, secure_cookies: bool) -> std::io::Result<web::We
     })
 }
 
+/// The options `stella-appliance serve` mounts the console with: uploads under
+/// `DIR/uploads` (the system temp directory if that cannot be created), and cookies
+/// without `Secure` because the service itself speaks plain HTTP — browsers drop
+/// `Secure` cookies set over HTTP, which would make logging in impossible. A TLS front
+/// end should add `Secure` (or a future TLS setting sets `secure_cookies`).
+pub fn default_web_options(state: &AppState) -> web::WebOptions {
+    web_options(state.data.root(), false).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "console uploads fall back to the temp directory");
+        web::WebOptions {
+            secure_cookies: false,
+            ..web::WebOptions::default()
+        }
+    })
+}
+
 /// The real console. Cheap to share (`Arc`); holds the service's [`AppState`].
 pub struct ApplianceConsole {
     state: AppState,

@@ -26,9 +26,8 @@ struct App {
 fn app() -> App {
     let site = site();
     let state = AppState::open(&site.data, Config::default()).expect("open state");
-    let opts = appliance::console::web_options(&site.data, false).expect("options");
-    let router =
-        appliance::server::router(state.clone()).merge(appliance::console::router(&state, opts));
+    // The service's own router: the console is mounted there next to the API.
+    let router = appliance::server::router(state.clone());
     App {
         site,
         state,
@@ -163,6 +162,13 @@ async fn login_logout_and_the_audit_trail() {
     let (cookie, csrf) = login(&app).await;
     let dash = send(&app.router, get("/", &cookie)).await;
     assert_eq!(dash.status(), StatusCode::OK);
+    // Mounted in the service, the console keeps its security headers.
+    assert_eq!(
+        dash.headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok()),
+        Some(web::CONTENT_SECURITY_POLICY)
+    );
     let logins: Vec<String> = audit_kinds(&app)
         .into_iter()
         .filter(|(k, _)| k == "login")

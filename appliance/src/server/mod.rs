@@ -12,6 +12,7 @@
 //! | `GET /api/v1/scans/{id}`, `GET /api/v1/scans/{id}/evidence` | client token (own scans) or operator |
 //! | `GET /api/v1/scans`, `POST /api/v1/token/offline`, `GET/PUT /api/v1/policy`, `GET/POST/DELETE /api/v1/policy/mute` | operator (session cookie or HTTP Basic) |
 //! | `/v2/…` | none (read-only OCI registry, [`crate::registry`]) |
+//! | `/`, `/login`, `/scans`, `/kits`, … | operator session (the web console, [`crate::console`]) |
 //!
 //! Layers (outermost first): tracing, request timeout (408), concurrency limit (excess
 //! requests wait), then the handlers, which bound every body themselves (413 with a JSON
@@ -99,12 +100,16 @@ pub fn router(state: AppState) -> Router {
     let registry = crate::registry::router(Arc::new(crate::registry::CurrentLink(
         state.data.current_link(),
     )));
+    // The web console at `/`. Merged after the timeout layer: a kit upload streams
+    // gigabytes and its verification takes longer than an API request may.
+    let console = crate::console::router(&state, crate::console::default_web_options(&state));
     api.merge(registry)
         .layer(tower::limit::ConcurrencyLimitLayer::new(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .merge(console)
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
