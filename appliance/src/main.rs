@@ -1,7 +1,207 @@
-//! Command-line entry point.
+//! `stella-appliance`: the sealed appliance — init, import, serve, admin.
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use appliance::cli::{self, EXIT_ERROR};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The sealed Stella Ops Offline appliance: imports Offline Update Kits, serves SBOM
+/// scans, quotas, signed evidence and the operator console. Never opens an outbound
+/// connection.
+#[derive(Parser, Debug)]
+#[command(name = "stella-appliance", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a data directory: appliance key pair, pinned vendor key(s), stores, and the
+    /// operator account `admin` (password in DIR/operator-password, mode 0600).
+    #[command(
+        after_help = "Examples:\n  stella-appliance init --data /var/lib/stella --trust vendor.pub --site plant-7\n  stella-appliance init --data /var/lib/stella --trust a.pub --trust b.pub --threshold 2"
+    )]
+    Init {
+        /// The data directory (must not exist or be empty).
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// A vendor public key to pin (minisign format); repeat for k-of-n.
+        #[arg(long, required = true)]
+        trust: Vec<PathBuf>,
+        /// How many distinct pinned keys must sign a kit manifest.
+        #[arg(long, default_value_t = 1)]
+        threshold: usize,
+        /// This appliance's site id; kits bound to another site are refused.
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Verify a kit (ten numbered checks) and activate it atomically. On refusal, exit 1
+    /// and one line naming the failed check; nothing outside DIR/audit/ changes.
+    #[command(
+        after_help = "Exit codes: 0 imported (or already imported), 1 refused, 2 usage, 3 another import is running, 4 I/O error.\n\nExample:\n  stella-appliance import --data /var/lib/stella /media/usb/kit-42.ouk"
+    )]
+    Import {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// The kit file (its .minisig must sit beside it).
+        file: PathBuf,
+        /// The detached signature, when it is not FILE.minisig.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// Print the verification report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the API, the console and the OCI mirror.
+    Serve {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// Listen address.
+        #[arg(long, env = "STELLA_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Optional TOML configuration (environment variables STELLA_* override it).
+        #[arg(long, env = "STELLA_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print a client's appliance-signed token.
+    Token {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// The client id.
+        #[arg(long)]
+        client: String,
+    },
+    /// Show the active kit, feed age, expiry and clients.
+    Status {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-activate the previous retained kit (or --to SEQ). Audited.
+    Rollback {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// The retained kit sequence to activate.
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// A working demo in under a minute: keys, a kit from the sample feed, an import, and
+    /// the server on 127.0.0.1:8080.
+    Quickstart {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Keep the demo in this directory (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The sample feed (default: samples/feeds/osv of the source tree, if present).
+        #[arg(long)]
+        samples: Option<PathBuf>,
+        /// Prepare everything but do not serve (for scripts and tests).
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Check the hash chain and the signed head; exit 1 if a record was edited, deleted
+    /// or reordered.
+    Verify {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
-    eprintln!("not yet implemented");
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Init {
+            data,
+            trust,
+            threshold,
+            site,
+        } => cli::init(&data, &trust, threshold, site),
+        Cmd::Import {
+            data,
+            file,
+            signature,
+            json,
+        } => cli::import_kit(&data, &file, signature, json),
+        Cmd::Serve {
+            data,
+            listen,
+            config,
+        } => serve(data, listen, config),
+        Cmd::Token { data, client } => cli::token(&data, &client),
+        Cmd::Status { data, json } => cli::status(&data, json),
+        Cmd::Rollback { data, to } => cli::rollback(&data, to),
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { data },
+        } => cli::audit_verify(&data),
+        Cmd::Quickstart {
+            listen,
+            dir,
+            samples,
+            no_serve,
+        } => match appliance::quickstart::prepare(dir, samples) {
+            Ok(demo) => {
+                demo.print(listen);
+                if no_serve {
+                    cli::EXIT_OK
+                } else {
+                    serve(demo.data.clone(), listen, None)
+                }
+            }
+            Err(e) => cli::fail(EXIT_ERROR, format!("quickstart: {e:#}")),
+        },
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "stella-appliance",
+                &mut std::io::stdout(),
+            );
+            cli::EXIT_OK
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn serve(data: PathBuf, listen: SocketAddr, config: Option<PathBuf>) -> u8 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return cli::fail(EXIT_ERROR, format!("starting the runtime: {e}")),
+    };
+    match rt.block_on(appliance::server::serve(appliance::server::ServeOptions {
+        data,
+        listen,
+        config,
+    })) {
+        Ok(()) => cli::EXIT_OK,
+        Err(e) => cli::fail(EXIT_ERROR, format!("{e:#}")),
+    }
 }

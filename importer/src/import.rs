@@ -531,6 +531,21 @@ pub fn read_tokens(kit_dir: &Path) -> Result<TokensFile, crate::datadir::DataDir
     crate::datadir::read_json(&kit_dir.join(TOKENS_FILE), MAX_TOKENS_FILE)
 }
 
+/// Rebuilds the activation record of a kit that became `current` just before a crash
+/// (between the switch and the marker): everything was verified before the switch, and
+/// the import report written into the kit directory says what the kit is.
+pub fn complete_activation(dir: &Path, now: OffsetDateTime) -> Option<Activation> {
+    let r: ImportReport = crate::datadir::read_json(&dir.join(REPORT_FILE), 16 << 20).ok()?;
+    Some(Activation {
+        sequence: r.sequence?,
+        kit_id: r.kit_id?,
+        kit_sha256: r.kit_sha256?,
+        created_at: r.created_at?,
+        expires_at: r.expires_at?,
+        imported_at: rfc3339(now),
+    })
+}
+
 /// Hashes everything read through it.
 struct HashingReader<R> {
     inner: R,
@@ -582,7 +597,7 @@ fn lock(dd: &DataDir) -> Result<ImportLock, ImportError> {
 pub fn import(dd: &DataDir, kit: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let _lock = lock(dd)?;
     let key = dd.appliance_key()?;
-    activate::recover(dd, |_| None)?;
+    activate::recover(dd, |dir| complete_activation(dir, opts.now))?;
     let source = opts.source_name.clone().unwrap_or_else(|| {
         kit.file_name().map_or_else(
             || kit.display().to_string(),
