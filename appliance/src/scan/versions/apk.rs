@@ -1,0 +1,19 @@
+//! Apk version ordering (not implemented yet: every version is refused).
+use bundles::model::VersionScheme;
+
+use super::VersionError;
+
+/// A parsed Apk version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApkVersion {
+    _private: (),
+}
+
+impl ApkVersion {
+    /// Parses a version; not implemented yet.
+    pub fn parse(_s: &str) -> Result<Self, VersionError> {
+        Err(VersionError::Unsupported {
+            scheme: VersionScheme::Apk,
+        })
+    }
+}

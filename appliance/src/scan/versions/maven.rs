@@ -1,0 +1,19 @@
+//! Maven version ordering (not implemented yet: every version is refused).
+use bundles::model::VersionScheme;
+
+use super::VersionError;
+
+/// A parsed Maven version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MavenVersion {
+    _private: (),
+}
+
+impl MavenVersion {
+    /// Parses a version; not implemented yet.
+    pub fn parse(_s: &str) -> Result<Self, VersionError> {
+        Err(VersionError::Unsupported {
+            scheme: VersionScheme::Maven,
+        })
+    }
+}
