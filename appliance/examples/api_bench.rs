@@ -32,7 +32,9 @@ use time::OffsetDateTime;
 fn advisories() -> anyhow::Result<Vec<u8>> {
     let mut advs = Vec::new();
     for eco in ["npm", "PyPI"] {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv").join(eco);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../samples/feeds/osv")
+            .join(eco);
         for e in std::fs::read_dir(&root)? {
             let bytes = std::fs::read(e?.path())?;
             advs.push(bundles::model::Advisory::from_osv_json(&bytes)?);
@@ -46,8 +48,10 @@ fn advisories() -> anyhow::Result<Vec<u8>> {
 
 fn sbom_50() -> String {
     let mut comps = vec![
-        r#"{"type":"library","name":"minimist","version":"1.2.5","purl":"pkg:npm/minimist@1.2.5"}"#.to_owned(),
-        r#"{"type":"library","name":"express","version":"4.18.0","purl":"pkg:npm/express@4.18.0"}"#.to_owned(),
+        r#"{"type":"library","name":"minimist","version":"1.2.5","purl":"pkg:npm/minimist@1.2.5"}"#
+            .to_owned(),
+        r#"{"type":"library","name":"express","version":"4.18.0","purl":"pkg:npm/express@4.18.0"}"#
+            .to_owned(),
     ];
     for i in 0..48 {
         comps.push(format!(
@@ -73,7 +77,11 @@ fn setup(dir: &Path) -> anyhow::Result<(std::path::PathBuf, String)> {
             now: now - time::Duration::days(1),
         },
     )?;
-    drop(appliance::store::init(&data, appliance::store::StoreOptions::default(), now)?);
+    drop(appliance::store::init(
+        &data,
+        appliance::store::StoreOptions::default(),
+        now,
+    )?);
     let created = now - time::Duration::hours(1);
     let mut w = KitWriter::new(KitInfo {
         kit_id: "bench-1".into(),
@@ -222,7 +230,9 @@ fn drive(
     let mut all = Vec::new();
     let mut bad = 0;
     for h in handles {
-        let (l, b) = h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        let (l, b) = h
+            .join()
+            .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
         all.extend(l);
         bad += b;
     }
@@ -259,7 +269,9 @@ fn main() -> anyhow::Result<()> {
         config.audit_scans, config.durability
     );
     let state = AppState::open(&data, config)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -268,7 +280,14 @@ fn main() -> anyhow::Result<()> {
     }));
     let layers: Vec<String> = (0..100).map(|i| format!("\"sha256:{i:064x}\"")).collect();
     let layers_body = format!("{{\"layers\":[{}]}}", layers.join(","));
-    drive(addr, clients, secs, "/api/v1/layers/missing", &token, &layers_body)?;
+    drive(
+        addr,
+        clients,
+        secs,
+        "/api/v1/layers/missing",
+        &token,
+        &layers_body,
+    )?;
     drive(addr, clients, secs, "/api/v1/scan", &token, &sbom_50())?;
     let _ = tx.send(());
     rt.block_on(server)??;
