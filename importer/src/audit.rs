@@ -266,7 +266,16 @@ impl AuditLog {
         event: Value,
     ) -> Result<Record, AuditError> {
         std::fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
-        let last = self.verify(None)?;
+        // One writer at a time across processes (the server and a CLI import).
+        let lock_path = self.dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(&lock_path))?;
+        lock.lock().map_err(self.io(&lock_path))?;
+        let last = self.tail()?;
         let mut rec = Record {
             seq: last.records + 1,
             time: time.to_string(),
@@ -290,7 +299,36 @@ impl AuditLog {
         f.write_all(&line).map_err(self.io(&path))?;
         f.sync_data().map_err(self.io(&path))?;
         self.write_head(key, rec.seq, &rec.hash)?;
+        self.remember(Verified {
+            records: rec.seq,
+            head: rec.hash.clone(),
+        });
         Ok(rec)
+    }
+
+    /// The end of the chain. The whole chain is verified the first time a process
+    /// appends, and again whenever the file is not exactly as long as this process last
+    /// left it (another process appended, or someone edited it); otherwise the verified
+    /// end is reused, so an append costs O(1) instead of re-reading the log.
+    fn tail(&self) -> Result<Verified, AuditError> {
+        let path = self.path();
+        let len = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(self.io(&path)(e)),
+        };
+        if let Some((l, v)) = tail_cache().get(&path)
+            && *l == len
+        {
+            return Ok(v.clone());
+        }
+        self.verify(None)
+    }
+
+    fn remember(&self, v: Verified) {
+        if let Ok(m) = std::fs::metadata(self.path()) {
+            tail_cache().insert(self.path(), (m.len(), v));
+        }
     }
 
     fn write_head(&self, key: &KeyPair, seq: u64, hash: &str) -> Result<(), AuditError> {
@@ -311,6 +349,18 @@ impl AuditLog {
         std::fs::rename(&tmp, &hp).map_err(self.io(&hp))?;
         Ok(())
     }
+}
+
+/// Verified chain ends per log file, for [`AuditLog::append`] (see `tail`).
+fn tail_cache()
+-> std::sync::MutexGuard<'static, std::collections::HashMap<PathBuf, (u64, Verified)>> {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, (u64, Verified)>>,
+    > = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn base64_encode(b: &[u8]) -> String {
@@ -435,6 +485,32 @@ mod tests {
             log.verify(Some(&key.public())),
             Err(AuditError::Head(_))
         ));
+    }
+
+    #[test]
+    fn concurrent_appends_keep_one_valid_chain() {
+        let (_d, log, key) = setup();
+        let before = log.verify(None).expect("ok").records;
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (log, key) = (log.clone(), &key);
+                s.spawn(move || {
+                    for i in 0..25 {
+                        log.append(
+                            key,
+                            "2026-11-22T00:00:00Z",
+                            "x",
+                            serde_json::json!({"t": t, "i": i}),
+                        )
+                        .expect("append");
+                    }
+                });
+            }
+        });
+        let v = log
+            .verify(Some(&key.public()))
+            .expect("chain and head verify");
+        assert_eq!(v.records, before + 100);
     }
 
     #[test]
