@@ -66,6 +66,9 @@ enum Cmd {
         /// Optional TOML configuration (environment variables STELLA_* override it).
         #[arg(long, env = "STELLA_CONFIG")]
         config: Option<PathBuf>,
+        /// Log lines as text or JSON (for log shippers); filter with RUST_LOG.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        log_format: String,
     },
     /// Print a client's appliance-signed token.
     Token {
@@ -152,7 +155,15 @@ fn main() -> ExitCode {
             data,
             listen,
             config,
-        } => serve(data, listen, config),
+            log_format,
+        } => {
+            appliance::server::install_tracing(if log_format == "json" {
+                appliance::server::LogFormat::Json
+            } else {
+                appliance::server::LogFormat::Text
+            });
+            serve(data, listen, config)
+        }
         Cmd::Token { data, client } => cli::token(&data, &client),
         Cmd::Status { data, json } => cli::status(&data, json),
         Cmd::Rollback { data, to } => cli::rollback(&data, to),
@@ -170,6 +181,7 @@ fn main() -> ExitCode {
                 if no_serve {
                     cli::EXIT_OK
                 } else {
+                    appliance::server::install_tracing(appliance::server::LogFormat::Text);
                     serve(demo.data.clone(), listen, None)
                 }
             }
