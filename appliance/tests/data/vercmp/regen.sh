@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Regenerates the version-ordering vectors in this folder from the reference
+# implementations ("oracles") in ../shared/oracles/vercmp (see its README, section 2).
+# Each <eco>.tsv holds `a<TAB>b<TAB>expected` lines: -1, 0, 1, or `ERR <reason>` when the
+# reference refuses a version. appliance/tests/vercmp.rs checks every line against our
+# implementation; the tests never run the oracles themselves.
+#
+#   appliance/tests/data/vercmp/regen.sh            # every ecosystem listed below
+#   appliance/tests/data/vercmp/regen.sh go rpm     # only these
+#
+# Every file = the driver's curated pairs + RANDOM seeded random pairs per seed in SEEDS
+# (duplicates dropped, order kept), so a file is reproducible from this script alone.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+shared="${SHARED:-$here/../../../../../shared}"
+# shellcheck disable=SC1091
+source "$shared/oracles/env.sh"
+driver="$shared/oracles/vercmp/driver.py"
+RANDOM_N="${RANDOM_N:-1000}"
+SEEDS="${SEEDS:-1 2 3}"
+
+# Per-ecosystem oracle settings:
+#   go      ORACLE_STRICT=1: x/mod sorts invalid versions lowest; strict mode reports them
+#           as ERR so that "refused" is checked instead of an invented order.
+#   alpine  the default oracle (go-apk-version, what Trivy uses) has a known pre-release
+#           bug; the differences are listed in EXCEPTIONS.md and the tests skip exactly
+#           those lines (see vercmp.rs).
+oracle_env() {
+  case "$1" in
+    go) echo "ORACLE_STRICT=1" ;;
+    *) echo "" ;;
+  esac
+}
+
+gen() {
+  local eco="$1" out="$here/$1.tsv" tmp
+  tmp="$(mktemp)"
+  for seed in $SEEDS; do
+    # shellcheck disable=SC2046
+    env $(oracle_env "$eco") python3 "$driver" --eco "$eco" --random "$RANDOM_N" --seed "$seed"
+  done | cut -f2- | awk -F'\t' '!seen[$1 FS $2]++' >"$tmp"
+  mv "$tmp" "$out"
+  echo "$eco: $(wc -l <"$out") pairs, $(wc -c <"$out") bytes" >&2
+}
+
+ecos=("$@")
+if [ ${#ecos[@]} -eq 0 ]; then
+  ecos=(dpkg npm-semver cargo-semver go rpm alpine)
+fi
+for eco in "${ecos[@]}"; do
+  gen "$eco"
+done
