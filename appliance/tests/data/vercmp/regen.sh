@@ -45,7 +45,7 @@ gen() {
 
 ecos=("$@")
 if [ ${#ecos[@]} -eq 0 ]; then
-  ecos=(dpkg npm-semver cargo-semver go rpm alpine)
+  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440)
 fi
 for eco in "${ecos[@]}"; do
   gen "$eco"

@@ -1,0 +1,90 @@
+//! Property tests for the version orderings of PEP 440, Maven, RubyGems, NuGet and
+//! Composer: on versions generated from each scheme's grammar the order is total
+//! (reflexive), antisymmetric and transitive, and parsing arbitrary strings never panics.
+//!
+//! The oracle vectors (`tests/vercmp.rs`) check *which* order; these check that it *is*
+//! an order, which a sort or a range lookup relies on.
+use std::cmp::Ordering;
+
+use appliance::scan::versions::{self, parse};
+use bundles::model::VersionScheme;
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+
+fn cmp(scheme: VersionScheme, a: &str, b: &str) -> Ordering {
+    versions::compare(scheme, a, b).expect("generated versions are valid")
+}
+
+/// Checks reflexivity, antisymmetry and transitivity on three generated versions.
+fn check_order(scheme: VersionScheme, a: &str, b: &str, c: &str) -> Result<(), TestCaseError> {
+    prop_assert_eq!(cmp(scheme, a, a), Ordering::Equal, "{} == itself", a);
+    let ab = cmp(scheme, a, b);
+    let bc = cmp(scheme, b, c);
+    let ac = cmp(scheme, a, c);
+    prop_assert_eq!(cmp(scheme, b, a), ab.reverse(), "antisymmetry {} {}", a, b);
+    if ab != Ordering::Greater && bc != Ordering::Greater {
+        prop_assert_ne!(
+            ac,
+            Ordering::Greater,
+            "transitivity {} <= {} <= {}",
+            a,
+            b,
+            c
+        );
+    }
+    if ab == Ordering::Equal && bc == Ordering::Equal {
+        prop_assert_eq!(ac, Ordering::Equal, "equality {} {} {}", a, b, c);
+    }
+    Ok(())
+}
+
+/// Versions built from a small alphabet collide often, so equal and adjacent versions
+/// (the cases that break transitivity) are frequent.
+macro_rules! order_props {
+    ($name:ident, $scheme:expr, $gen:expr) => {
+        mod $name {
+            use super::*;
+
+            proptest! {
+                #![proptest_config(Config::with_cases(2000))]
+
+                #[test]
+                fn is_a_total_order(a in $gen, b in $gen, c in $gen) {
+                    check_order($scheme, &a, &b, &c)?;
+                }
+
+                #[test]
+                fn arbitrary_strings_never_panic(s in any::<String>(), t in "[-._+!~0-9a-zA-Z ]{0,40}") {
+                    let _ = parse($scheme, &s);
+                    let _ = parse($scheme, &t);
+                }
+
+                #[test]
+                fn sorting_is_stable_under_shuffle(mut v in proptest::collection::vec($gen, 1..12)) {
+                    // Sorting twice from different starting orders gives the same
+                    // sequence of equivalence classes when the order is consistent.
+                    let parsed = |v: &[String]| -> Vec<versions::Version> {
+                        v.iter().map(|s| parse($scheme, s).expect("generated")).collect()
+                    };
+                    let mut x = parsed(&v);
+                    v.reverse();
+                    let mut y = parsed(&v);
+                    let by = |p: &versions::Version, q: &versions::Version| {
+                        p.compare(q).expect("same scheme")
+                    };
+                    x.sort_by(by);
+                    y.sort_by(by);
+                    for (p, q) in x.iter().zip(&y) {
+                        prop_assert_eq!(by(p, q), Ordering::Equal);
+                    }
+                }
+            }
+        }
+    };
+}
+
+order_props!(
+    pep440,
+    VersionScheme::Pep440,
+    "[vV]?([12]!)?(0|1|01|10|2)(\\.(0|1|00|10|2)){0,3}([._-]?(a|b|rc|c|alpha|beta|pre|preview)[._-]?[0-2]?)?(-[0-2]|[._-]?(post|rev|r)[._-]?[0-2]?)?([._-]?dev[._-]?[0-2]?)?(\\+(abc|1|01|2|ubuntu)([._-](abc|1|01|2|x)){0,2})?"
+);
