@@ -411,3 +411,131 @@ pub fn audit_verify(data: &Path) -> u8 {
         Err(e) => fail(EXIT_REFUSED, format!("audit log does not verify: {e}")),
     }
 }
+
+/// Opens the embedded store for a one-shot command. While `serve` runs it holds the
+/// store's exclusive lock: that case gets `busy` as its message and [`EXIT_BUSY`].
+fn open_store(data: &Path, busy: &str) -> Result<crate::store::EmbeddedStore, u8> {
+    match crate::store::EmbeddedStore::open(data, StoreOptions::default()) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let text = e.to_string();
+            // sled reports its held lock as an I/O error naming the lock.
+            if text.contains("could not acquire lock") || text.contains("WouldBlock") {
+                Err(fail(EXIT_BUSY, busy))
+            } else {
+                Err(fail(EXIT_ERROR, format!("opening the store: {text}")))
+            }
+        }
+    }
+}
+
+fn parse_scan_id(scan_id: &str) -> Result<crate::store::ScanId, u8> {
+    scan_id
+        .parse()
+        .map_err(|e| fail(EXIT_USAGE, format!("scan id {scan_id:?}: {e}")))
+}
+
+/// `evidence export`.
+pub fn evidence_export(data: &Path, scan_id: &str, out: Option<PathBuf>) -> u8 {
+    let dd = match open(data) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let id = match parse_scan_id(scan_id) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    let store = match open_store(
+        data,
+        &format!(
+            "the server holds the store: download it from GET /api/v1/scans/{scan_id}/bundle or the console"
+        ),
+    ) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let bundle = match crate::evidence::bundle::build(&store, &dd, &id) {
+        Ok(Some(b)) => b,
+        Ok(None) => return fail(EXIT_USAGE, format!("no scan {scan_id}")),
+        Err(e) => return fail(EXIT_REFUSED, format!("cannot build the bundle: {e}")),
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from(&bundle.file_name));
+    // Write beside the target and rename: a reader never sees half a bundle.
+    let mut tmp = out.clone().into_os_string();
+    tmp.push(".part");
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(&bundle.bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("writing {}: {e}", out.display())
+        });
+    if let Err(e) = written {
+        return fail(EXIT_ERROR, e);
+    }
+    println!(
+        "wrote {} ({} bytes, sha256 {})",
+        out.display(),
+        bundle.bytes.len(),
+        crate::store::Sha256Digest::of(&bundle.bytes).hex()
+    );
+    println!(
+        "verify: stella verify-evidence --bundle {} --vendor-pub vendor.pub",
+        out.display()
+    );
+    EXIT_OK
+}
+
+/// `replay`.
+pub fn replay(data: &Path, scan_id: &str) -> u8 {
+    let dd = match open(data) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let id = match parse_scan_id(scan_id) {
+        Ok(i) => i,
+        Err(c) => return c,
+    };
+    let store = match open_store(
+        data,
+        "the server holds the store: stop `stella-appliance serve` to replay (replay re-reads the kit and policy the scan recorded)",
+    ) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let r = match crate::evidence::replay::replay(&store, &dd, &id) {
+        Ok(r) => r,
+        Err(crate::evidence::replay::ReplayError::NoSuchScan(s)) => {
+            return fail(EXIT_USAGE, format!("no scan {s}"));
+        }
+        Err(e) => return fail(EXIT_ERROR, format!("cannot replay: {e}")),
+    };
+    for n in &r.notes {
+        eprintln!("note: {n}");
+    }
+    if r.matches() {
+        println!(
+            "replay of scan {}: same findings digest {} (kit {} sequence {}, policy version {})",
+            r.scan_id, r.replayed, r.kit.0, r.kit.1, r.policy_version
+        );
+        return EXIT_OK;
+    }
+    println!(
+        "replay of scan {}: findings digest differs: recorded {}, replayed {} (kit {} sequence {}, policy version {})",
+        r.scan_id, r.recorded, r.replayed, r.kit.0, r.kit.1, r.policy_version
+    );
+    for k in &r.appeared {
+        println!("  appeared:    {k}");
+    }
+    for k in &r.disappeared {
+        println!("  disappeared: {k}");
+    }
+    for k in &r.changed {
+        println!("  changed:     {k}");
+    }
+    EXIT_REFUSED
+}

@@ -862,31 +862,18 @@ impl web::Console for ApplianceConsole {
                 bytes: envelope.into_bytes(),
             })),
             DownloadKind::Bundle => {
-                let Some(sbom) = self.store().get_sbom(&rec.scan.sbom_sha256)? else {
-                    return Ok(None);
-                };
-                // Everything an auditor needs to check the verdict off-line, in one file:
-                // the SBOM exactly as scanned (base64, so its bytes and digest survive),
-                // the findings, the DSSE envelope and the key that signed it.
-                use base64::Engine as _;
-                let bundle = json!({
-                    "scan_id": id.to_string(),
-                    "name": rec.scan.name,
-                    "sbom_sha256": rec.scan.sbom_sha256.to_string(),
-                    "sbom_base64": base64::engine::general_purpose::STANDARD.encode(&sbom),
-                    "findings_digest": rec.scan.findings_digest.to_string(),
-                    "findings": serde_json::from_str::<Value>(&rec.scan.findings_json)
-                        .map_err(internal)?,
-                    "evidence": serde_json::from_str::<Value>(&envelope).map_err(internal)?,
-                    "appliance_id": self.state.appliance_id,
-                    "appliance_public_key": self.state.public.to_box().as_str(),
-                });
-                let bytes = serde_json::to_vec_pretty(&bundle).map_err(internal)?;
-                Ok(Some(Download {
-                    file_name: format!("scan-{id}.bundle.json"),
-                    content_type: "application/json".into(),
-                    bytes,
-                }))
+                // The same deterministic .tar.zst as GET /api/v1/scans/{id}/bundle and
+                // `stella-appliance evidence export`: one format for auditors.
+                match crate::evidence::bundle::build(&*self.state.store, &self.state.data, &id)
+                    .map_err(internal)?
+                {
+                    Some(b) => Ok(Some(Download {
+                        file_name: b.file_name,
+                        content_type: "application/zstd".into(),
+                        bytes: b.bytes,
+                    })),
+                    None => Ok(None),
+                }
             }
         }
     }

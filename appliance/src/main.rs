@@ -97,6 +97,23 @@ enum Cmd {
         #[arg(long)]
         to: Option<u64>,
     },
+    /// Signed evidence of scans.
+    Evidence {
+        #[command(subcommand)]
+        cmd: EvidenceCmd,
+    },
+    /// Re-run a stored scan against the kit and policy version it recorded; exit 0 when
+    /// the findings digest is the same, 1 with the findings that appeared or disappeared.
+    #[command(
+        after_help = "Needs the store: stop `stella-appliance serve` first.\n\nExample:\n  stella-appliance replay --data /var/lib/stella 01JD3Q6Z0000000000000000"
+    )]
+    Replay {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// The scan id.
+        scan_id: String,
+    },
     /// The hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -122,6 +139,25 @@ enum Cmd {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum EvidenceCmd {
+    /// Write a scan's evidence bundle (.tar.zst: SBOM, findings, policy, DSSE envelope,
+    /// appliance key, kit manifest, audit records) for off-line verification.
+    #[command(
+        after_help = "While the server runs it holds the store: download the bundle from GET /api/v1/scans/ID/bundle or the console instead.\n\nExample:\n  stella-appliance evidence export --data /var/lib/stella 01JD3Q6Z0000000000000000 --out scan.tar.zst"
+    )]
+    Export {
+        /// The data directory.
+        #[arg(long, env = "STELLA_DATA")]
+        data: PathBuf,
+        /// The scan id.
+        scan_id: String,
+        /// Output file (default scan-ID.evidence.tar.zst in the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -170,6 +206,10 @@ fn main() -> ExitCode {
         Cmd::Audit {
             cmd: AuditCmd::Verify { data },
         } => cli::audit_verify(&data),
+        Cmd::Evidence {
+            cmd: EvidenceCmd::Export { data, scan_id, out },
+        } => cli::evidence_export(&data, &scan_id, out),
+        Cmd::Replay { data, scan_id } => cli::replay(&data, &scan_id),
         Cmd::Quickstart {
             listen,
             dir,

@@ -44,6 +44,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod evidence;
 pub mod index;
 pub mod limits;
 pub mod manifest;

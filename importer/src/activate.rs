@@ -370,13 +370,27 @@ pub fn previous_kit(dd: &DataDir) -> Result<u64, ActivateError> {
         .ok_or(ActivateError::NothingToRollBack)
 }
 
-/// Removes retained kits beyond the newest `keep` (never the active one).
-pub fn prune(dd: &DataDir, keep: usize) -> Result<usize, ActivateError> {
+/// Removes retained kits beyond the newest `keep`, except the active one and every kit
+/// whose sequence is in `referenced`.
+///
+/// Retention rule: a kit is only pruned when no retained scan references it. Replay and
+/// evidence bundles of a scan read the advisories and the signed manifest of the kit the
+/// scan used, so the caller passes the kit sequences of the scans it still keeps (the
+/// appliance's `evidence::replay::referenced_kit_sequences`). The importer cannot see
+/// the scan store itself, hence the parameter rather than a lookup here.
+pub fn prune(
+    dd: &DataDir,
+    keep: usize,
+    referenced: &std::collections::BTreeSet<u64>,
+) -> Result<usize, ActivateError> {
     let hist = KitHistory::load(dd)?;
     let mut removed = 0;
     let n = hist.kits.len();
     for (i, k) in hist.kits.iter().enumerate() {
-        if n - i > keep && Some(&k.dir) != hist.current.as_ref() {
+        if n - i > keep
+            && Some(&k.dir) != hist.current.as_ref()
+            && !referenced.contains(&k.sequence)
+        {
             std::fs::remove_dir_all(&k.dir).map_err(io(&k.dir))?;
             removed += 1;
         }
@@ -506,7 +520,7 @@ mod tests {
             stage(&dd, s);
         }
         activate_retained(&dd, 1).expect("rollback to 1");
-        assert_eq!(prune(&dd, 2).expect("prune"), 2);
+        assert_eq!(prune(&dd, 2, &Default::default()).expect("prune"), 2);
         let seqs: Vec<u64> = KitHistory::load(&dd)
             .expect("h")
             .kits
@@ -514,5 +528,24 @@ mod tests {
             .map(|k| k.sequence)
             .collect();
         assert_eq!(seqs, vec![1, 4, 5]);
+    }
+
+    #[test]
+    fn prune_keeps_kits_that_retained_scans_reference() {
+        let (_d, dd) = dd();
+        for s in 1..=5 {
+            stage(&dd, s);
+        }
+        // Keep only the newest (5, also active), but scans still reference 2 and 4: only
+        // 1 and 3 may go.
+        let referenced = [2, 4].into_iter().collect();
+        assert_eq!(prune(&dd, 1, &referenced).expect("prune"), 2);
+        let seqs: Vec<u64> = KitHistory::load(&dd)
+            .expect("h")
+            .kits
+            .iter()
+            .map(|k| k.sequence)
+            .collect();
+        assert_eq!(seqs, vec![2, 4, 5]);
     }
 }

@@ -44,6 +44,11 @@ pub const CONTENT_DIR: &str = "content";
 pub const TOKENS_FILE: &str = "tokens.json";
 /// The import report kept beside the kit (`kits/<dir>/import.json`).
 pub const REPORT_FILE: &str = "import.json";
+/// The appliance's signed statement that it verified and activated the kit
+/// (`kits/<dir>/import.dsse.json`): an in-toto Statement v1 in a DSSE envelope.
+pub const IMPORT_STATEMENT_FILE: &str = "import.dsse.json";
+/// `predicateType` of the import statement.
+pub const IMPORT_PREDICATE_TYPE: &str = "https://stella-ops.org/attestations/kit-import/v1";
 /// Largest `.minisig` file read.
 const MAX_SIG_BYTES: u64 = 16 * 1024;
 /// Largest `tokens/*.json` entry parsed.
@@ -344,6 +349,9 @@ pub enum ImportError {
     /// The audit log could not be written or does not verify.
     #[error("audit log: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// The signed import statement could not be produced.
+    #[error("import statement: {0}")]
+    Statement(String),
 }
 
 impl ImportError {
@@ -979,6 +987,10 @@ fn run(
     let final_name = activate::kit_dir_name(manifest.sequence, &manifest.kit_id);
     report.dir = Some(dd.kits_dir().join(&final_name));
     write_json_atomic(&staging.path().join(REPORT_FILE), &*report)?;
+    // Signed in staging, so it becomes visible with the kit or not at all.
+    let statement = import_statement(key, report, &manifest, &file_sha, now)?;
+    std::fs::write(staging.path().join(IMPORT_STATEMENT_FILE), statement)
+        .map_err(read_err(staging.path()))?;
     let activation = Activation {
         sequence: manifest.sequence,
         kit_id: manifest.kit_id.clone(),
@@ -991,6 +1003,50 @@ fn run(
     let dir = staging.activate(dd, &activation)?;
     report.dir = Some(dir);
     Ok(())
+}
+
+/// The in-toto statement "this appliance verified and activated this kit", subject = the
+/// kit file by its sha256, signed with the appliance key into a DSSE envelope (JSON).
+fn import_statement(
+    key: &KeyPair,
+    report: &ImportReport,
+    manifest: &VerifiedManifest,
+    file_sha: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, Failure> {
+    let checks: Vec<serde_json::Value> = report
+        .checks
+        .iter()
+        .filter(|c| c.passed)
+        .map(|c| serde_json::json!({"number": c.number, "check": c.check, "title": c.title}))
+        .collect();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": report.source, "digest": {"sha256": file_sha}}],
+        "predicateType": IMPORT_PREDICATE_TYPE,
+        "predicate": {
+            "verified": true,
+            "activated": true,
+            "kit_id": manifest.kit_id,
+            "sequence": manifest.sequence,
+            "created_at": manifest.created_at.to_string(),
+            "expires_at": manifest.expires_at.to_string(),
+            "manifest_sha256": hex::encode(Sha256::digest(
+                manifest
+                    .manifest()
+                    .to_json_bytes()
+                    .map_err(|e| Refusal::ManifestSignatures(e.to_string()))?,
+            )),
+            "checks_passed": checks,
+            "appliance_id": crate::datadir::appliance_id_for(&key.public()),
+            "imported_at": rfc3339(now),
+        },
+    });
+    let payload = serde_json::to_vec(&statement)
+        .map_err(|e| Failure::Other(ImportError::Statement(format!("serialising: {e}"))))?;
+    let env = signing::dsse::sign(signing::dsse::IN_TOTO_PAYLOAD_TYPE, &payload, &[key])
+        .map_err(|e| Failure::Other(ImportError::Statement(format!("signing: {e}"))))?;
+    Ok(env.to_json())
 }
 
 /// Copies an entry into its staging file, mapping a digest or size failure (carried in

@@ -12,6 +12,9 @@
 //! The statement carries only the four top-level fields of the spec, so strict verifiers
 //! (the in-toto-attestation bindings reject unknown fields) accept it.
 
+pub mod bundle;
+pub mod replay;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -103,26 +103,15 @@ pub fn canonical_order(a: &Finding, b: &Finding) -> Ordering {
         .then_with(|| a.package.ecosystem.cmp(&b.package.ecosystem))
 }
 
-/// Sorts keys at every level, so the bytes do not depend on serde_json's map type (a crate
-/// elsewhere in the build may turn on `preserve_order`).
-fn sort_keys(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.sort_keys();
-            map.values_mut().for_each(sort_keys);
-        }
-        Value::Array(items) => items.iter_mut().for_each(sort_keys),
-        _ => {}
-    }
-}
-
 /// The canonical JSON of a findings array: keys sorted at every level, no whitespace.
+/// The rule lives in [`bundles::evidence`] so that the offline verifier (`stella
+/// verify-evidence --bundle`) recomputes the digest with the same code.
 pub fn canonical_json(findings: &[Finding]) -> Vec<u8> {
     // Every field serialises to plain JSON (strings, bools, finite floats): this cannot
     // fail; fall back to `null` rather than panic all the same.
-    let mut v = serde_json::to_value(findings).unwrap_or(Value::Null);
-    sort_keys(&mut v);
-    v.to_string().into_bytes()
+    bundles::evidence::canonical_findings_json(
+        serde_json::to_value(findings).unwrap_or(Value::Null),
+    )
 }
 
 /// `"sha256:" + hex(sha256(canonical JSON of the findings array))`. The array is hashed in

@@ -307,8 +307,8 @@ fn run_scan(
 }
 
 /// Applies the policy to `findings` in place; returns (muted count, unmuted severity
-/// counts, verdict).
-fn apply_policy(
+/// counts, verdict). `now` judges mute expiry (replay passes the scan's own time).
+pub fn apply_policy(
     policy: &Policy,
     findings: &mut [crate::scan::findings::Finding],
     now: OffsetDateTime,
@@ -596,6 +596,47 @@ pub async fn get_evidence(
             .evidence_json
             .ok_or_else(|| ApiError::not_found(format!("scan {id} has no evidence")))?;
         Ok(([(header::CONTENT_TYPE, "application/json")], env).into_response())
+    })
+    .await
+}
+
+/// `GET /api/v1/scans/{id}/bundle`: the evidence bundle (`.tar.zst`), same access rule as
+/// `/evidence`.
+pub async fn get_bundle(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    blocking(move || {
+        let now = OffsetDateTime::now_utc();
+        let who = reader(&st, &headers, now)?;
+        let rec = load_scan(&st, &id, &who)?;
+        let b = crate::evidence::bundle::build(&*st.store, &st.data, &rec.id)
+            .map_err(|e| match e {
+                // Missing inputs are a fact about this scan, not a server fault.
+                crate::evidence::bundle::BundleError::NoEvidence(_)
+                | crate::evidence::bundle::BundleError::KitPruned { .. }
+                | crate::evidence::bundle::BundleError::SbomMissing { .. }
+                | crate::evidence::bundle::BundleError::PolicyMissing { .. } => {
+                    ApiError::new(StatusCode::GONE, "bundle_unavailable", e.to_string())
+                }
+                other => ApiError::internal(other),
+            })?
+            .ok_or_else(|| ApiError::not_found(format!("no scan {id:?}")))?;
+        let disposition =
+            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", b.file_name))
+                .map_err(ApiError::internal)?;
+        Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/zstd"),
+                ),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            b.bytes,
+        )
+            .into_response())
     })
     .await
 }

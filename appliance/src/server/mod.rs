@@ -9,7 +9,7 @@
 //! | --- | --- |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
 //! | `GET /api/v1/quota`, `POST /api/v1/scan`, `POST /api/v1/layers/missing` | client token |
-//! | `GET /api/v1/scans/{id}`, `GET /api/v1/scans/{id}/evidence` | client token (own scans) or operator |
+//! | `GET /api/v1/scans/{id}`, `GET /api/v1/scans/{id}/evidence`, `GET /api/v1/scans/{id}/bundle` | client token (own scans) or operator |
 //! | `GET /api/v1/scans`, `POST /api/v1/token/offline`, `GET/PUT /api/v1/policy`, `GET/POST/DELETE /api/v1/policy/mute` | operator (session cookie or HTTP Basic) |
 //! | `/v2/…` | none (read-only OCI registry, [`crate::registry`]) |
 //! | `/`, `/login`, `/scans`, `/kits`, … | operator session (the web console, [`crate::console`]) |
@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scans", get(h::list_scans))
         .route("/api/v1/scans/{id}", get(h::get_scan))
         .route("/api/v1/scans/{id}/evidence", get(h::get_evidence))
+        .route("/api/v1/scans/{id}/bundle", get(h::get_bundle))
         .route("/api/v1/layers/missing", post(h::layers_missing))
         .route("/api/v1/token/offline", post(h::token_offline))
         .route("/api/v1/policy", get(h::get_policy).put(h::put_policy))

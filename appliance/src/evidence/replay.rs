@@ -1,0 +1,238 @@
+//! Replay (`stella-appliance replay SCAN_ID`): re-runs a stored scan from its recorded
+//! inputs and confirms the same findings digest, or explains the difference.
+//!
+//! The inputs are the ones the verdict names, found by [`super::bundle::scan_inputs`]:
+//! the stored SBOM (by digest), the advisories of the retained kit with the recorded
+//! sequence and id, and the policy version with the recorded digest. The mute policy is
+//! applied with the scan's own time as "now", so a mute that has expired since does not
+//! change the replayed answer.
+//!
+//! What replay needs, and why it can always have it: kits are pruned only when no retained
+//! scan references them (`importer::activate::prune` takes the set of referenced
+//! sequences, see [`referenced_kit_sequences`]); SBOMs are content-addressed blobs kept
+//! with their scan; policy versions are never deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use importer::datadir::DataDir;
+
+use super::bundle::{BundleError, ScanInputs, scan_inputs};
+use crate::policy::Policy;
+use crate::scan::findings::{Finding, findings_digest};
+use crate::scan::sbom::SbomLimits;
+use crate::server::scanner::{ENGINE_VERSION, load_engine};
+use crate::store::{PageRequest, ScanFilter, ScanId, Store};
+
+/// Why a replay could not run (a different answer is not an error: see [`Replay`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// No scan with this id.
+    #[error("no scan {0}")]
+    NoSuchScan(String),
+    /// A recorded input is missing or unreadable (pruned kit, missing policy, ...).
+    #[error(transparent)]
+    Inputs(#[from] BundleError),
+    /// The stored SBOM no longer parses with this build's parser.
+    #[error("scan {scan}: the stored SBOM does not parse: {reason}")]
+    Sbom {
+        /// Scan id.
+        scan: String,
+        /// Parser message.
+        reason: String,
+    },
+    /// The recorded policy no longer parses with this build.
+    #[error("scan {scan}: policy version {version} does not parse: {reason}")]
+    Policy {
+        /// Scan id.
+        scan: String,
+        /// Policy version.
+        version: u64,
+        /// Parser message.
+        reason: String,
+    },
+    /// The kit's advisories could not be loaded.
+    #[error("scan {scan}: loading the advisories of kit sequence {sequence}: {reason}")]
+    Kit {
+        /// Scan id.
+        scan: String,
+        /// Kit sequence.
+        sequence: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One finding, identified the way the canonical order identifies it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FindingKey {
+    /// Advisory id.
+    pub id: String,
+    /// purl, or `ecosystem/name`.
+    pub package: String,
+    /// Installed version.
+    pub version: String,
+}
+
+impl std::fmt::Display for FindingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} in {} {}", self.id, self.package, self.version)
+    }
+}
+
+/// The result of a replay.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// Scan id.
+    pub scan_id: String,
+    /// The digest in the signed evidence.
+    pub recorded: String,
+    /// The digest of the replayed findings.
+    pub replayed: String,
+    /// The kit (id, sequence) replayed against.
+    pub kit: (String, u64),
+    /// The policy version replayed with.
+    pub policy_version: u64,
+    /// Findings the replay has and the scan did not.
+    pub appeared: Vec<FindingKey>,
+    /// Findings the scan had and the replay does not.
+    pub disappeared: Vec<FindingKey>,
+    /// Findings in both whose details differ (severity, fix, mute state, ...).
+    pub changed: Vec<FindingKey>,
+    /// Notes (another engine version, a store digest that disagrees with the evidence).
+    pub notes: Vec<String>,
+}
+
+impl Replay {
+    /// Whether the replayed findings digest equals the recorded one.
+    pub fn matches(&self) -> bool {
+        self.recorded == self.replayed
+    }
+}
+
+fn key(f: &Finding) -> FindingKey {
+    FindingKey {
+        id: f.id.clone(),
+        package: f.sort_key(),
+        version: f.package.version.clone(),
+    }
+}
+
+/// Replays scan `id`.
+pub fn replay(store: &dyn Store, dd: &DataDir, id: &ScanId) -> Result<Replay, ReplayError> {
+    let scan = id.to_string();
+    let inputs: ScanInputs =
+        scan_inputs(store, dd, id)?.ok_or_else(|| ReplayError::NoSuchScan(scan.clone()))?;
+    let p = &inputs.statement.predicate;
+    let sbom = crate::scan::sbom::parse(
+        &inputs.sbom,
+        &SbomLimits::default().max_bytes(crate::store::MAX_SBOM_BYTES),
+    )
+    .map_err(|e| ReplayError::Sbom {
+        scan: scan.clone(),
+        reason: e.to_string(),
+    })?;
+    let policy = Policy::from_yaml(&inputs.policy.yaml).map_err(|e| ReplayError::Policy {
+        scan: scan.clone(),
+        version: inputs.policy.version,
+        reason: e.to_string(),
+    })?;
+    let engine =
+        load_engine(&inputs.kit_dir.join(importer::import::CONTENT_DIR)).map_err(|reason| {
+            ReplayError::Kit {
+                scan: scan.clone(),
+                sequence: p.kit.sequence,
+                reason,
+            }
+        })?;
+    let mut out = engine.scan(&sbom);
+    // The scan's own time is "now": mutes are judged as they were then.
+    crate::server::handlers::apply_policy(
+        &policy,
+        &mut out.findings,
+        inputs.record.scan.created_at,
+    );
+    let replayed = findings_digest(&out.findings);
+
+    let mut notes = Vec::new();
+    if p.engine_version != ENGINE_VERSION {
+        notes.push(format!(
+            "the scan ran on engine {}, this replay on {ENGINE_VERSION}",
+            p.engine_version
+        ));
+    }
+    let stored = inputs.record.scan.findings_digest.to_string();
+    if stored != p.findings_digest {
+        notes.push(format!(
+            "the store's findings digest {stored} differs from the signed evidence's {}",
+            p.findings_digest
+        ));
+    }
+    let recorded_findings: Vec<Finding> =
+        match serde_json::from_str(&inputs.record.scan.findings_json) {
+            Ok(f) => f,
+            Err(e) => {
+                notes.push(format!("the stored findings do not parse: {e}"));
+                Vec::new()
+            }
+        };
+    if findings_digest(&recorded_findings) != p.findings_digest {
+        notes.push(
+            "the stored findings do not hash to the signed findings digest (edited store?)".into(),
+        );
+    }
+    let before: BTreeMap<FindingKey, &Finding> =
+        recorded_findings.iter().map(|f| (key(f), f)).collect();
+    let after: BTreeMap<FindingKey, &Finding> = out.findings.iter().map(|f| (key(f), f)).collect();
+    let appeared = after
+        .keys()
+        .filter(|k| !before.contains_key(*k))
+        .cloned()
+        .collect();
+    let disappeared = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed = before
+        .iter()
+        .filter(|(k, f)| after.get(*k).is_some_and(|g| g != *f))
+        .map(|(k, _)| k.clone())
+        .collect();
+    Ok(Replay {
+        scan_id: scan,
+        recorded: p.findings_digest.clone(),
+        replayed,
+        kit: (p.kit.id.clone(), p.kit.sequence),
+        policy_version: inputs.policy.version,
+        appeared,
+        disappeared,
+        changed,
+        notes,
+    })
+}
+
+/// The kit sequences referenced by retained scans: the kits replay and bundles need, which
+/// `importer::activate::prune` must keep.
+pub fn referenced_kit_sequences(store: &dyn Store) -> Result<BTreeSet<u64>, BundleError> {
+    let mut out = BTreeSet::new();
+    let mut cursor = None;
+    loop {
+        let page = store.list_scans(
+            &ScanFilter::default(),
+            PageRequest {
+                limit: PageRequest::MAX_LIMIT,
+                cursor,
+            },
+        )?;
+        out.extend(
+            page.items
+                .iter()
+                .filter_map(|s| s.kit.as_ref().map(|k| k.sequence)),
+        );
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
