@@ -88,3 +88,17 @@ order_props!(
     VersionScheme::Pep440,
     "[vV]?([12]!)?(0|1|01|10|2)(\\.(0|1|00|10|2)){0,3}([._-]?(a|b|rc|c|alpha|beta|pre|preview)[._-]?[0-2]?)?(-[0-2]|[._-]?(post|rev|r)[._-]?[0-2]?)?([._-]?dev[._-]?[0-2]?)?(\\+(abc|1|01|2|ubuntu)([._-](abc|1|01|2|x)){0,2})?"
 );
+
+// maven-artifact 3.8.7 itself is not transitive on unusual spellings, and `maven.rs`
+// reproduces that: a sub-list beats a string item, while a missing item is compared with
+// the first item of a sub-list, so nesting depth decides (oracle-checked triples:
+// `1beta-0 < 1 < 1.a-0` yet `1beta-0 > 1.a-0`; `0 < 00000000000sp < 0-0alpha` yet
+// `0 > 0-0alpha`). The generator therefore sticks to the shapes real artifacts use:
+// dotted numbers, then one qualifier (after `.`, `-` or directly) with an optional
+// number and build number (`-rc1-2`), or a `-N` build number alone. (A bare qualifier
+// before a separator, `1.sp-0`, is a plain string item and breaks transitivity.)
+order_props!(
+    maven,
+    VersionScheme::Maven,
+    "(1|10|2|01)(\\.(0|1|10|2)){0,3}([.-]?(alpha|a|b|m|beta|milestone|rc|cr|snapshot|ga|final|release|sp|foo|x|jre)((0|1|2)(-(0|1|2))?)?|-(0|1|2))?"
+);
