@@ -82,8 +82,9 @@ const VERIFY_HELP: &str = "\
 Examples:
   stella verify-evidence verdict.dsse.json --pub appliance.pub
   stella verify-evidence verdict.dsse.json --pub appliance.pub --sbom bom.json
-  stella verify-evidence verdict.dsse.json --pub appliance.pub \\
-      --bundle scan.tar.zst --vendor-pub vendor.pub
+  stella verify-evidence --bundle scan.evidence.tar.zst --vendor-pub vendor.pub
+  stella verify-evidence --bundle scan.evidence.tar.zst --vendor-pub vendor.pub \\
+      --pub appliance.pub
 
 Works offline: nothing is sent anywhere.
 Exit codes: 0 verified, 1 a check failed (the message names it), 2 unreadable input.";
@@ -185,12 +186,14 @@ pub struct QuotaArgs {
 /// `stella verify-evidence`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The DSSE envelope (from `stella scan --evidence` or the evidence API)
-    #[arg(value_name = "ENVELOPE")]
-    pub envelope: PathBuf,
-    /// The appliance's public key (minisign format, `appliance.pub`)
-    #[arg(long = "pub", value_name = "FILE")]
-    pub public_key: PathBuf,
+    /// The DSSE envelope (from `stella scan --evidence` or the evidence API); with
+    /// --bundle, optional (it must then equal the bundle's)
+    #[arg(value_name = "ENVELOPE", required_unless_present = "bundle")]
+    pub envelope: Option<PathBuf>,
+    /// The appliance's public key (minisign format, `appliance.pub`); with --bundle,
+    /// defaults to the bundle's copy (pass it to pin the key you trust)
+    #[arg(long = "pub", value_name = "FILE", required_unless_present = "bundle")]
+    pub public_key: Option<PathBuf>,
     /// The SBOM that was scanned: its sha256 must be a subject of the statement
     #[arg(long, value_name = "FILE")]
     pub sbom: Option<PathBuf>,

@@ -926,7 +926,7 @@ fn verify_evidence_exit_codes() {
     let o = run(&["verify-evidence", &s(&env1), "--pub", "bom.cdx.json"]);
     assert_eq!(code(&o), 2);
 
-    // Bundles are not available in this build: 2 with a clear message.
+    // A bundle needs its vendor key, and vice versa: usage error.
     let o = run(&[
         "verify-evidence",
         &s(&env1),
@@ -934,12 +934,182 @@ fn verify_evidence_exit_codes() {
         &s(&pub1),
         "--bundle",
         "b.tar.zst",
+    ]);
+    assert_eq!(code(&o), 2);
+    // An unreadable bundle: 2.
+    let o = run(&[
+        "verify-evidence",
+        "--bundle",
+        "missing.tar.zst",
         "--vendor-pub",
         &s(&pub2),
     ]);
-    assert_eq!(code(&o), 2);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+/// Writes an evidence bundle as the appliance does (bundles::evidence format) for the
+/// test's SBOM; returns (bundle, appliance.pub, vendor.pub, other-vendor.pub).
+fn evidence_bundle(e: &Env, findings: &[u8]) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    use bundles::evidence as fmt;
+    use sha2::Digest as _;
+    let app = signing::KeyPair::from_seed(signing::KeyId([0x44; 8]), &[4; 32]);
+    let vendor = signing::KeyPair::from_seed(signing::KeyId([0x11; 8]), &[7; 32]);
+    let stranger = signing::KeyPair::from_seed(signing::KeyId([0x33; 8]), &[9; 32]);
+    let w = bundles::KitWriter::new(bundles::KitInfo {
+        kit_id: "kit-7".into(),
+        sequence: 7,
+        created_at: bundles::Timestamp::parse("2026-11-20T00:00:00Z").expect("ts"),
+        expires_at: bundles::Timestamp::parse("2026-12-20T00:00:00Z").expect("ts"),
+        site: None,
+        producer: bundles::manifest::Producer {
+            name: "cli-tests".into(),
+            version: "1".into(),
+        },
+        summary: bundles::manifest::Summary::default(),
+    });
+    let (m, _) = w.write(Vec::new(), &[&vendor]).expect("kit");
+    let manifest = m.to_json_bytes().expect("manifest");
+    let sbom = std::fs::read(&e.bom).expect("bom");
+    let policy = b"fail_on: high\n".to_vec();
+    let canonical = br#"[{"id":"GHSA-1","package":{"name":"a","version":"1"}}]"#;
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "bom.cdx.json", "digest": {"sha256": hex::encode(sha2::Sha256::digest(&sbom))}}],
+        "predicateType": "https://stella-ops.org/attestations/scan-verdict/v1",
+        "predicate": {
+            "verdict": "fail",
+            "findings_digest": fmt::findings_digest_of_json(canonical).expect("digest"),
+            "policy": {"version": 1, "sha256": hex::encode(sha2::Sha256::digest(&policy))},
+            "kit": {"id": "kit-7", "sequence": 7, "manifest_sha256": hex::encode(sha2::Sha256::digest(&manifest))},
+            "signed_at": "2026-11-22T10:00:00Z",
+        },
+    });
+    let env = signing::dsse::sign(
+        signing::dsse::IN_TOTO_PAYLOAD_TYPE,
+        &serde_json::to_vec(&statement).expect("json"),
+        &[&app],
+    )
+    .expect("sign")
+    .to_json();
+    let entries: std::collections::BTreeMap<String, Vec<u8>> = [
+        (fmt::SBOM, sbom),
+        (fmt::FINDINGS, findings.to_vec()),
+        (fmt::POLICY, policy),
+        (fmt::ENVELOPE, env),
+        (
+            fmt::APPLIANCE_PUB,
+            app.public().to_box().as_str().as_bytes().to_vec(),
+        ),
+        (fmt::KIT_MANIFEST, manifest),
+        (fmt::AUDIT, Vec::new()),
+        (fmt::README, b"see stella verify-evidence --help".to_vec()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let bundle = e.path("scan.evidence.tar.zst");
+    std::fs::write(
+        &bundle,
+        fmt::write_bundle(Vec::new(), &entries, 1_790_000_000).expect("bundle"),
+    )
+    .expect("write bundle");
+    let paths = [
+        ("app.pub", &app),
+        ("vendor.pub", &vendor),
+        ("stranger.pub", &stranger),
+    ]
+    .map(|(n, k)| {
+        let p = e.path(n);
+        // Called twice per test: the key writer refuses to overwrite.
+        let _ = std::fs::remove_file(&p);
+        k.public().to_box().write(&p).expect("write pub");
+        p
+    });
+    let [a, v, st] = paths;
+    (bundle, a, v, st)
+}
+
+#[test]
+fn verify_evidence_bundle_exit_codes() {
+    let e = env();
+    let s = |p: &PathBuf| p.to_str().expect("utf8").to_owned();
+    let run = |args: &[&str]| util::stella(args, &[], None, e.dir.path());
+    let good = br#"[{"id":"GHSA-1","package":{"name":"a","version":"1"}}]"#;
+    let (bundle, app, vendor, stranger) = evidence_bundle(&e, good);
+    let o = run(&[
+        "verify-evidence",
+        "--bundle",
+        &s(&bundle),
+        "--vendor-pub",
+        &s(&vendor),
+    ]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    let out = stdout(&o);
     assert!(
-        stderr(&o).contains("not available in this build"),
+        out.contains(
+            "ok  kit manifest: signed by vendor key 1111111111111111, kit kit-7 (sequence 7)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("appliance key taken from the bundle"), "{out}");
+    assert!(
+        out.contains("ok  sbom: matches subject \"bom.cdx.json\""),
+        "{out}"
+    );
+    // Pinned appliance key: no warning.
+    let o = run(&[
+        "verify-evidence",
+        "--bundle",
+        &s(&bundle),
+        "--vendor-pub",
+        &s(&vendor),
+        "--pub",
+        &s(&app),
+    ]);
+    assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
+    assert!(!stdout(&o).contains("taken from the bundle"));
+    // Wrong vendor key: exit 1, one line naming the manifest check.
+    let o = run(&[
+        "verify-evidence",
+        "--bundle",
+        &s(&bundle),
+        "--vendor-pub",
+        &s(&stranger),
+    ]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("kit/manifest.json: vendor signature check failed"),
+        "{}",
+        stderr(&o)
+    );
+    // Wrong pinned appliance key: exit 1, the signature check.
+    let o = run(&[
+        "verify-evidence",
+        "--bundle",
+        &s(&bundle),
+        "--vendor-pub",
+        &s(&vendor),
+        "--pub",
+        &s(&stranger),
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("signature check"), "{}", stderr(&o));
+    // Edited findings: exit 1 naming findings.json.
+    let (bundle, _, vendor, _) = evidence_bundle(
+        &e,
+        br#"[{"id":"GHSA-2","package":{"name":"a","version":"1"}}]"#,
+    );
+    let o = run(&[
+        "verify-evidence",
+        "--bundle",
+        &s(&bundle),
+        "--vendor-pub",
+        &s(&vendor),
+    ]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("findings.json: digest"),
         "{}",
         stderr(&o)
     );
