@@ -317,12 +317,21 @@ async fn scan_detail_mute_and_rescan_passes() {
     assert_eq!(st.predicate.verdict, "fail");
     let b = send(&app.router, get(&format!("/scans/{id}/bundle"), &cookie)).await;
     assert_eq!(b.status(), StatusCode::OK);
-    let bundle: Value = serde_json::from_str(&text(b).await).expect("bundle JSON");
-    assert_eq!(bundle["scan_id"], id.as_str());
+    assert_eq!(b.headers()[header::CONTENT_TYPE], "application/zstd");
+    let bytes = axum::body::to_bytes(b.into_body(), 64 << 20)
+        .await
+        .expect("bundle body");
+    // The evidence bundle (.tar.zst, bundles::evidence): the same envelope and the key.
+    let bundle =
+        bundles::evidence::read_bundle(&bytes[..], &Default::default()).expect("evidence bundle");
+    assert_eq!(
+        bundle[bundles::evidence::ENVELOPE],
+        envelope.as_bytes(),
+        "scan {id}"
+    );
     assert!(
-        bundle["appliance_public_key"]
-            .as_str()
-            .is_some_and(|k| k.contains("untrusted comment"))
+        String::from_utf8_lossy(&bundle[bundles::evidence::APPLIANCE_PUB])
+            .contains("untrusted comment")
     );
 }
 
