@@ -102,3 +102,9 @@ order_props!(
     VersionScheme::Maven,
     "(1|10|2|01)(\\.(0|1|10|2)){0,3}([.-]?(alpha|a|b|m|beta|milestone|rc|cr|snapshot|ga|final|release|sp|foo|x|jre)((0|1|2)(-(0|1|2))?)?|-(0|1|2))?"
 );
+
+order_props!(
+    rubygems,
+    VersionScheme::RubyGems,
+    "(0|1|01|10|2)(\\.(0|1|10|2|a|b|pre|rc|A|rc1|b2|0a)){0,5}(-(0|1|rc|a|b-1)(\\.(0|1|pre|x)){0,2})?"
+);

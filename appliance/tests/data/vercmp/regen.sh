@@ -61,7 +61,7 @@ gen() {
 
 ecos=("$@")
 if [ ${#ecos[@]} -eq 0 ]; then
-  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440 maven)
+  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440 maven rubygems)
 fi
 for eco in "${ecos[@]}"; do
   gen "$eco"
