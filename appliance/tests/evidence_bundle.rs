@@ -552,6 +552,14 @@ fn import_records_a_signed_statement_over_the_kit() {
         signing::dsse::IN_TOTO_PAYLOAD_TYPE,
     )
     .expect("signed by the appliance key");
+    // Written for the oracle check (tests/data/evidence/check-import-statement.sh:
+    // securesystemslib + in-toto-attestation verify it independently).
+    if let Ok(out) = std::env::var("STELLA_IMPORT_VECTOR_DIR") {
+        let out = Path::new(&out);
+        std::fs::write(out.join("import.dsse.json"), &text).expect("write");
+        let key = env.dd().appliance_public().expect("pub");
+        std::fs::write(out.join("import-pub.hex"), hex::encode(key.raw())).expect("write");
+    }
     let st: Value = serde_json::from_slice(&verified.body).expect("statement");
     assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
     assert_eq!(st["predicateType"], importer::import::IMPORT_PREDICATE_TYPE);
