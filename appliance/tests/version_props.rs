@@ -108,3 +108,9 @@ order_props!(
     VersionScheme::RubyGems,
     "(0|1|01|10|2)(\\.(0|1|10|2|a|b|pre|rc|A|rc1|b2|0a)){0,5}(-(0|1|rc|a|b-1)(\\.(0|1|pre|x)){0,2})?"
 );
+
+order_props!(
+    nuget,
+    VersionScheme::NuGet,
+    "(0|1|01|10|2)(\\.(0|1|10|2)){0,3}(-(0|1|2|10|-1|alpha|ALPHA|beta|rc|a-b)(\\.(0|1|2|10|x|X|beta)){0,2})?(\\+(a|1|b-c)(\\.(01|x)){0,1})?"
+);

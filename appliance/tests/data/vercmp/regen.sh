@@ -44,8 +44,21 @@ oracle_eco() {
   esac
 }
 
+# NuGet has no oracle on this machine: nuget.tsv is the osv-scalibr fixture
+# nuget-versions.txt (provenance in its header), one `a op b` line -> `a<TAB>b<TAB>-1|0|1`.
+gen_nuget() {
+  awk '/^(# |\/\/ )/ || NF == 0 { next }
+       NF == 3 { r = ($2 == "<") ? -1 : (($2 == ">") ? 1 : 0); print $1 "\t" $3 "\t" r }' \
+    "$here/nuget-versions.txt" | awk -F'\t' '!seen[$1 FS $2]++' >"$here/nuget.tsv"
+  echo "nuget: $(wc -l <"$here/nuget.tsv") pairs from the osv-scalibr fixture" >&2
+}
+
 gen() {
   local eco="$1" out="$here/$1.tsv" tmp
+  if [ "$eco" = nuget ]; then
+    gen_nuget
+    return
+  fi
   if [ "$eco" = alpine ] && [ -z "${APK_BIN:-}" ]; then
     echo "alpine: set APK_BIN to an apk-tools 3.0.x apk binary (see the comment above)" >&2
     exit 1
@@ -61,7 +74,7 @@ gen() {
 
 ecos=("$@")
 if [ ${#ecos[@]} -eq 0 ]; then
-  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440 maven rubygems)
+  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440 maven rubygems nuget)
 fi
 for eco in "${ecos[@]}"; do
   gen "$eco"
