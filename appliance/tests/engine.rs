@@ -437,13 +437,9 @@ fn scan_sample(sbom: &str, feed: Vec<Advisory>) -> ScanOutcome {
 }
 
 /// The sample SBOMs against the sample feed give exactly the committed findings. Set
-/// `STELLA_BLESS=1` to rewrite the golden files after a reviewed change.
-///
-/// Ignored until the PEP 440, Maven, RubyGems and NuGet orderings land in
-/// `scan::versions` (they return `Unsupported` today, so those components only produce
-/// warnings); `tests/data/engine/README.md` lists the findings expected once they do.
+/// `STELLA_BLESS=1` to rewrite the golden files after a reviewed change;
+/// `tests/data/engine/README.md` lists the expected findings and why.
 #[test]
-#[ignore = "needs the PEP 440 / Maven / RubyGems / NuGet orderings of scan::versions"]
 fn sample_sboms_give_the_golden_findings() {
     for sbom in SAMPLE_SBOMS {
         let out = scan_sample(sbom, sample_feed());
