@@ -43,6 +43,10 @@ impl DpkgVersion {
         }
         let (epoch, rest) = match t.split_once(':') {
             Some((e, r)) => {
+                // dpkg reads the epoch with strtol, which takes a leading '+' ("+1:2" has
+                // epoch 1). A leading '-' is refused: negative, or (for "-0") a string the
+                // dpkg command line would take for an option.
+                let e = e.strip_prefix('+').unwrap_or(e);
                 if e.is_empty() {
                     return Err(bad("epoch in version is empty"));
                 }
@@ -185,6 +189,8 @@ mod tests {
         assert_eq!(c("0:1.0", "1.0"), Ordering::Equal);
         assert_eq!(c("1.01", "1.1"), Ordering::Equal);
         assert_eq!(c("1:9.2p1-2+deb12u3", "1:9.2p1-2+deb12u5"), Ordering::Less);
+        // strtol's optional '+' sign on the epoch, as `dpkg --compare-versions` accepts.
+        assert_eq!(c("+11:1.0", "11:1.0"), Ordering::Equal);
     }
 
     #[test]
@@ -200,6 +206,10 @@ mod tests {
             "1.0_1",
             "1.0-a_b",
             "99999999999:1",
+            "+:1.0",
+            "++1:1.0",
+            "+-1:1.0",
+            "-1:1.0",
         ] {
             assert!(DpkgVersion::parse(s).is_err(), "{s}");
         }
