@@ -1,6 +1,7 @@
-//! Property tests for the version orderings of PEP 440, Maven, RubyGems, NuGet and
-//! Composer: on versions generated from each scheme's grammar the order is total
-//! (reflexive), antisymmetric and transitive, and parsing arbitrary strings never panics.
+//! Property tests for the version orderings of PEP 440, Maven, RubyGems, NuGet, Composer,
+//! Go, RPM, apk, dpkg and SemVer: on versions generated from each scheme's grammar the
+//! order is total (reflexive), antisymmetric and transitive, and parsing arbitrary strings
+//! never panics.
 //!
 //! The oracle vectors (`tests/vercmp.rs`) check *which* order; these check that it *is*
 //! an order, which a sort or a range lookup relies on.
@@ -113,4 +114,37 @@ order_props!(
     nuget,
     VersionScheme::NuGet,
     "(0|1|01|10|2)(\\.(0|1|10|2)){0,3}(-(0|1|2|10|-1|alpha|ALPHA|beta|rc|a-b)(\\.(0|1|2|10|x|X|beta)){0,2})?(\\+(a|1|b-c)(\\.(01|x)){0,1})?"
+);
+
+// Go: module versions with and without `v`, pseudo-versions, `+incompatible`, and Go
+// toolchain versions (`go1.21rc1`), which share one order.
+order_props!(
+    go,
+    VersionScheme::Go,
+    "v?(0|1|2|10)(\\.(0|1|10)(\\.(0|1|10)(-(0|1|alpha|rc|x-y|0\\.20230101000000-abcdef123456)(\\.(0|1|beta|11)){0,2})?(\\+(incompatible|b1))?)?)?|go1(\\.(9|20|21|22)(\\.(0|1|3)|rc1|rc2|beta1)?)?"
+);
+
+order_props!(
+    rpm,
+    VersionScheme::Rpm,
+    "([0-2]:)?(0|1|01|10|a|A)([._+]?(0|1|01|10|a|el8)|~|\\^|~rc1|\\^git1){0,4}(-(0|1|10|1\\.el8|1\\.el8_4|~rc|\\^a)){0,1}"
+);
+
+// apk-tools 3.0 grammar, with leading-zero components (compared as strings) on purpose.
+order_props!(
+    apk,
+    VersionScheme::Apk,
+    "(0|1|01|10)(\\.(0|1|00|01|10)){0,3}[a-c]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)(0|1|01)?){0,2}(~(ab|0|abc))?(-r(0|1|01|10))?"
+);
+
+order_props!(
+    dpkg,
+    VersionScheme::Dpkg,
+    "([0-2]:)?(0|1|01|10)([.+~]?(0|1|a|dfsg)|~){0,4}(-(0|1|1ubuntu1|1\\+deb12u1|1~bpo12\\+1)){0,1}"
+);
+
+order_props!(
+    semver,
+    VersionScheme::Semver,
+    "(0|1|10)\\.(0|1|10)\\.(0|1|10)(-(0|1|alpha|rc|a-b)(\\.(0|1|11|x)){0,2})?(\\+(b|1))?"
 );
