@@ -235,9 +235,12 @@ fn compare(sbom: &str, ours: &ScanOutcome, theirs: &Found) -> Vec<Diff> {
 fn warnings_for<'a>(warnings: &'a [String], d: &Diff) -> impl Iterator<Item = &'a String> {
     let name = d.package.rsplit('/').next().unwrap_or_default().to_string();
     let needle = format!("/{name}@{}", d.version).to_lowercase();
-    warnings
-        .iter()
-        .filter(move |w| w.to_lowercase().contains(&needle))
+    // The purl ends at `]` or its qualifiers start at `?`: `@7.0.0` must not match `@7.0.0-rc1`.
+    let (a, b) = (format!("{needle}]"), format!("{needle}?"));
+    warnings.iter().filter(move |w| {
+        let w = w.to_lowercase();
+        w.contains(&a) || w.contains(&b)
+    })
 }
 
 const REASONS: &[&str] = &[
@@ -410,4 +413,53 @@ fn the_committed_db_holds_every_ecosystem_of_the_feed() {
     let meta = std::fs::read_to_string(data_dir().join("metadata.json")).expect("metadata");
     let meta: serde_json::Value = serde_json::from_str(&meta).expect("json");
     assert_eq!(meta["Version"], 2, "Trivy DB schema v2");
+}
+
+/// In-process half of `tests/bench/vs_trivy.sh` (docs/PERFORMANCE.md, "vs Trivy"): loads
+/// the index of an imported kit (`STELLA_BENCH_KIT_CONTENT` = `<data>/current/content`)
+/// and times parse + match of `STELLA_BENCH_SBOM` (`STELLA_BENCH_RUNS`, default 50).
+/// Ignored: the script runs it with `--ignored --nocapture` in a release build.
+#[test]
+#[ignore = "benchmark: run by tests/bench/vs_trivy.sh"]
+fn bench_parse_and_match_in_process() {
+    let content = std::env::var_os("STELLA_BENCH_KIT_CONTENT")
+        .expect("set STELLA_BENCH_KIT_CONTENT to an imported kit's content directory");
+    let sbom_path =
+        std::env::var_os("STELLA_BENCH_SBOM").expect("set STELLA_BENCH_SBOM to an SBOM file");
+    let runs: usize = std::env::var("STELLA_BENCH_RUNS")
+        .ok()
+        .map(|r| r.parse().expect("STELLA_BENCH_RUNS is a number"))
+        .unwrap_or(50);
+    let t = std::time::Instant::now();
+    let index =
+        AdvisoryIndex::from_jsonl_dir(Path::new(&content), &bundles::index::IndexLimits::default())
+            .expect("kit index loads");
+    let load = t.elapsed();
+    let advisories = index.len();
+    let engine = Engine::new(Arc::new(index));
+    let bytes = std::fs::read(&sbom_path).expect("read SBOM");
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let t = std::time::Instant::now();
+        let parsed = parse(&bytes, &SbomLimits::default()).expect("SBOM parses");
+        let out = engine.scan(&parsed);
+        times.push(t.elapsed());
+        last = Some(out);
+    }
+    times.sort();
+    let out = last.expect("at least one run");
+    assert!(out.components > 0, "the SBOM has components");
+    eprintln!(
+        "in-process: {advisories} advisories loaded in {:.2} s; {} components, {} findings, \
+         {} warnings; parse+match over {} runs: median {:.2} ms, min {:.2} ms, max {:.2} ms",
+        load.as_secs_f64(),
+        out.components,
+        out.findings.len(),
+        out.warnings.len(),
+        times.len(),
+        times[times.len() / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3,
+    );
 }
