@@ -11,7 +11,7 @@
 //! - the first number numerically;
 //! - a later `.`-number numerically, unless either side starts with `0`, in which case
 //!   the two digit strings compare as strings (the Gentoo rule, so `1.01 < 1.1` and
-//!   `8.2.001 < 8.2.0`... see below);
+//!   `1.0 < 1.00`);
 //! - letters by character; suffixes `alpha < beta < pre < rc < cvs < svn < git < hg < p`;
 //!   suffix and revision numbers numerically; hashes as strings.
 //!
@@ -20,13 +20,13 @@
 //! grammar (end of string being last of all) is older. So `1.0_rc1 < 1.0 < 1.0_p1`,
 //! `1.0 < 1.0a < 1.0.1`, and `1.2.3 < 1.2.3-r0` (a missing revision is older than `-r0`).
 //!
-//! Why apk-tools 3.0 and not 2.14 (the two differ only on `.`-components with a leading
-//! zero): 3.0 applies the documented Gentoo rule above, which is also what OSV's own
-//! reference (osv-scalibr `version-alpine.go`) implements and what Alpine ships since
-//! 3.22; 2.14 instead turns runs of leading zeros into negative numbers, so that
-//! `8.2.0 > 8.2.001` there and `8.2.0 < 8.2.001` in 3.0 (`"0" < "001"` as strings). Such
-//! versions are rare in Alpine's own data; the choice is written down in
-//! `docs/version-ordering.md`.
+//! Why apk-tools 3.0 and not 2.14 (in order they differ only on `.`-components with a
+//! leading zero; 3.0 also validates more strictly): 3.0 applies the Gentoo rule above,
+//! which is also what OSV's own reference (osv-scalibr `version-alpine.go`) implements,
+//! and it is the current apk-tools series (3.0.0, December 2025). 2.14 instead turns a
+//! run of leading zeros into a negative number, so `8.2.0 > 8.2.001` there and
+//! `8.2.0 < 8.2.001` in 3.0 (`"0" < "001"` as strings). Such versions are rare in
+//! Alpine's own data; the choice is written down in `docs/version-ordering.md`.
 //!
 //! Numbers compare by their full value (digit strings, no overflow); apk-tools reads them
 //! into a wrapping `uint64_t`, which only differs for components of 20 or more digits.
