@@ -148,3 +148,9 @@ order_props!(
     VersionScheme::Semver,
     "(0|1|10)\\.(0|1|10)\\.(0|1|10)(-(0|1|alpha|rc|a-b)(\\.(0|1|11|x)){0,2})?(\\+(b|1))?"
 );
+
+order_props!(
+    composer,
+    VersionScheme::Composer,
+    "(v?(0|1|01|10|2)(\\.(0|1|10|2)){0,3}([-.]?(alpha|a|beta|b1|RC|rc2|p|pl1|patch|stable)([.-]?[0-2]){0,2})?(-dev)?|dev-(main|feature|a1))"
+);

@@ -74,7 +74,7 @@ gen() {
 
 ecos=("$@")
 if [ ${#ecos[@]} -eq 0 ]; then
-  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440 maven rubygems nuget)
+  ecos=(dpkg npm-semver cargo-semver go rpm alpine pep440 maven rubygems nuget composer)
 fi
 for eco in "${ecos[@]}"; do
   gen "$eco"
