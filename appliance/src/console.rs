@@ -384,10 +384,12 @@ impl ApplianceConsole {
                     .collect())
             };
             let current = crit(&rec.scan.findings_json)?;
-            // The newest earlier scan of the same name with an older kit, if any.
+            // The newest earlier scan of the same name with an older kit, if any. An
+            // exact, indexed name match: a substring search scanned the whole table once
+            // per project (and names containing this one could crowd it out of the page).
             let before = store.list_scans(
                 &ScanFilter {
-                    text: Some(s.name.clone()),
+                    name: Some(s.name.clone()),
                     until: Some(s.created_at),
                     ..ScanFilter::default()
                 },

@@ -378,6 +378,8 @@ pub struct ScanSummary {
 pub struct ScanFilter {
     /// Case-insensitive substring of the name or image digest (at most 200 characters).
     pub text: Option<String>,
+    /// Only scans with exactly this name (indexed: the console's per-project look-ups).
+    pub name: Option<String>,
     /// Only this verdict.
     pub verdict: Option<Verdict>,
     /// Only scans created at or after this instant.

@@ -83,6 +83,11 @@ const MIGRATIONS: &[&str] = &[
         created_at_ms INTEGER NOT NULL
     );
     ",
+    // 2: exact-name look-ups (the dashboard's "previous scan of this project") walk an
+    // index instead of the whole table.
+    r"
+    CREATE INDEX scans_name ON scans (name, id);
+    ",
 ];
 
 /// Newest schema version this build understands.
@@ -651,6 +656,10 @@ fn where_clauses(f: &ScanFilter) -> StoreResult<(Vec<String>, Vec<Value>)> {
         let pattern = format!("%{escaped}%");
         args.push(Value::Text(pattern.clone()));
         args.push(Value::Text(pattern));
+    }
+    if let Some(name) = &f.name {
+        clauses.push("name = ?".to_owned());
+        args.push(Value::Text(name.clone()));
     }
     if let Some(v) = f.verdict {
         clauses.push("verdict = ?".to_owned());
