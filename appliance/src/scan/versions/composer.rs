@@ -21,9 +21,9 @@
 //!
 //! Composer's `Comparator` does not order two *different* dev branches (`dev-a < dev-b`
 //! and `dev-b < dev-a` are both false, and they are not equal); here they fall back to
-//! `version_compare`, then byte order, so that [`Ord`] stays total (listed in
-//! `tests/data/vercmp/EXCEPTIONS.md` terms in `docs/version-ordering.md`). Non-ASCII
-//! input is refused.
+//! `version_compare`, then byte order, so that [`Ord`] stays total (see
+//! `tests/data/vercmp/EXCEPTIONS.md` and `docs/version-ordering.md`). Non-ASCII input
+//! is refused.
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
