@@ -9,7 +9,7 @@
 //! | scheme | reference implementation | file |
 //! | --- | --- | --- |
 //! | [`VersionScheme::Semver`] | SemVer 2.0 / node-semver 7 | `semver.rs` |
-//! | [`VersionScheme::Go`] | `golang.org/x/mod/semver` | `go.rs` |
+//! | [`VersionScheme::Go`] | `golang.org/x/mod/semver` (+ `go1.21.3` toolchain versions) | `go.rs` |
 //! | [`VersionScheme::Pep440`] | `packaging.version` | `pep440.rs` |
 //! | [`VersionScheme::Maven`] | maven-artifact 3.8.7 `ComparableVersion` | `maven.rs` |
 //! | [`VersionScheme::RubyGems`] | `Gem::Version` | `rubygems.rs` |
@@ -17,7 +17,7 @@
 //! | [`VersionScheme::Composer`] | composer/semver 3 | `composer.rs` |
 //! | [`VersionScheme::Dpkg`] | `dpkg --compare-versions` | `dpkg.rs` |
 //! | [`VersionScheme::Rpm`] | librpm `rpmvercmp` | `rpm.rs` |
-//! | [`VersionScheme::Apk`] | apk-tools | `apk.rs` |
+//! | [`VersionScheme::Apk`] | apk-tools 3.0 | `apk.rs` |
 //!
 //! All input is untrusted: versions longer than [`MAX_VERSION_LEN`] bytes are refused,
 //! numeric runs are compared as digit strings (never parsed into fixed-width integers, so
