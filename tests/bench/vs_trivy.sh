@@ -10,6 +10,8 @@
 #   + the in-process parse+match median (release build) and the appliance's RSS with the
 #     200k index loaded.
 # Usage: tests/bench/vs_trivy.sh [WORKDIR] [N_ADVISORIES] [RUNS]
+# (appliance settings come from the environment, e.g. STELLA_AUDIT_SCANS=false
+# STELLA_DURABILITY=relaxed; the trivy DB and the SBOM are cached in WORKDIR.)
 # Needs: the oracles (source ../shared/oracles/env.sh: boltput for mktrivydb.py) and trivy
 # (.tools/venv/bin/trivy from scripts/install-test-deps.sh, or $STELLA_TRIVY).
 set -euo pipefail
