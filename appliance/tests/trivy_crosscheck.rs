@@ -463,3 +463,40 @@ fn bench_parse_and_match_in_process() {
         times[times.len() - 1].as_secs_f64() * 1e3,
     );
 }
+
+#[test]
+fn the_comparison_sees_a_missing_and_an_extra_finding() {
+    // Guards the comparison itself: matching by alias, and both kinds of difference.
+    let engine = Engine::new(Arc::new(sample_index()));
+    let sbom = data_dir().join("sboms/npm-edges.cdx.json");
+    let ours = our_scan(&engine, &sbom);
+    let minimist = ("npm/minimist".to_string(), "1.2.5".to_string());
+    let mut theirs = Found::new();
+    // Trivy's id for GHSA-xvch-5gv4-984h is its CVE alias: a match, not a difference.
+    theirs.insert(
+        minimist.clone(),
+        BTreeSet::from(["CVE-2021-44906".to_string()]),
+    );
+    let diffs = compare("t", &ours, &theirs);
+    assert!(
+        !diffs
+            .iter()
+            .any(|d| d.package == minimist.0 && d.version == minimist.1),
+        "{diffs:?}"
+    );
+    assert!(diffs.iter().all(|d| d.side == "ours-only"), "{diffs:?}");
+    assert_eq!(diffs.len(), ours.findings.len() - 1, "{diffs:?}");
+    // An id Trivy reports that we do not, for a package we do not flag: trivy-only.
+    theirs.insert(
+        ("npm/minimist".to_string(), "1.2.6".to_string()),
+        BTreeSet::from(["CVE-2099-0001".to_string()]),
+    );
+    let diffs = compare("t", &ours, &theirs);
+    assert!(diffs.contains(&Diff {
+        sbom: "t".into(),
+        side: "trivy-only",
+        package: "npm/minimist".into(),
+        version: "1.2.6".into(),
+        id: "CVE-2099-0001".into(),
+    }));
+}
