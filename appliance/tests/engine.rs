@@ -498,3 +498,32 @@ fn digest_is_stable_under_shuffling_components_and_advisories() {
     changed[0].muted = true;
     assert_ne!(findings_digest(&changed), digest);
 }
+
+#[test]
+fn go_semver_ranges_use_the_go_ordering_for_the_standard_library() {
+    // vuln.go.dev writes stdlib ranges as SEMVER; SBOMs carry toolchain spellings.
+    let idx = || {
+        index(&[rec(
+            "GO-2099-0001",
+            "",
+            "Go",
+            "stdlib",
+            "SEMVER",
+            r#"{"introduced":"0"},{"fixed":"1.19.11"},{"introduced":"1.20.0-0"},{"fixed":"1.20.6"}"#,
+        )])
+    };
+    let out = scan(
+        idx(),
+        &cdx(&[
+            ("stdlib", "go1.20.5", "pkg:golang/stdlib@go1.20.5"),
+            ("stdlib", "v1.19.2", "pkg:golang/stdlib@v1.19.2"),
+        ]),
+    );
+    assert_eq!(out.findings.len(), 2, "{:?} {:?}", ids(&out), out.warnings);
+    let fixed = scan(
+        idx(),
+        &cdx(&[("stdlib", "go1.20.6", "pkg:golang/stdlib@go1.20.6")]),
+    );
+    assert!(fixed.findings.is_empty(), "{:?}", ids(&fixed));
+    assert!(fixed.warnings.is_empty(), "{:?}", fixed.warnings);
+}

@@ -135,7 +135,7 @@ impl Engine {
         let scheme = eco.scheme();
         let eco_ordering = ordering(scheme);
         let orderings = Orderings {
-            semver: ordering(VersionScheme::Semver),
+            semver: semver_ranges_ordering(scheme),
             ecosystem: eco_ordering,
         };
         let mut matched: Vec<Hit<'_>> = Vec::new();
@@ -393,7 +393,7 @@ fn build_finding(
     g: &GroupOwned<'_>,
     eco_ordering: &dyn VersionOrdering,
 ) -> Finding {
-    let semver = ordering(VersionScheme::Semver);
+    let semver = semver_ranges_ordering(eco.scheme());
     let record_ids: Vec<&str> = g.members.iter().map(|(a, _)| a.id().as_str()).collect();
     let primary = primary_id(&record_ids);
 
@@ -494,5 +494,16 @@ fn build_finding(
         path: c.path.clone(),
         muted: false,
         mute_reason: None,
+    }
+}
+
+/// The ordering for an advisory's `SEMVER` ranges. vuln.go.dev writes every Go range as
+/// `SEMVER`, including the standard library's (`go1.21.3` in an SBOM); the Go ordering
+/// equals SemVer on `x.y.z` and also understands Go's spellings (optional `v`,
+/// `+incompatible`, toolchain versions), so Go components use it for those ranges.
+fn semver_ranges_ordering(scheme: VersionScheme) -> &'static dyn VersionOrdering {
+    match scheme {
+        VersionScheme::Go => ordering(VersionScheme::Go),
+        _ => ordering(VersionScheme::Semver),
     }
 }
