@@ -52,6 +52,7 @@ pub mod model;
 pub mod path;
 pub mod reader;
 pub mod tokens;
+pub mod trustroot;
 pub mod writer;
 
 pub use error::KitError;

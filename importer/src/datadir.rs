@@ -72,6 +72,10 @@ pub struct TrustFile {
     pub threshold: usize,
     /// The site this appliance belongs to (kits bound to another site are refused).
     pub site: Option<String>,
+    /// Version of the pinned root: 0 at init, raised by each accepted rotation
+    /// (`trust/root.json` in a kit).
+    #[serde(default)]
+    pub root_version: u64,
 }
 
 /// `time.json`: the trusted time recorded at init.
@@ -168,6 +172,7 @@ impl DataDir {
             keys: trust.keys().map(PublicKey::to_base64).collect(),
             threshold: trust.threshold(),
             site: opts.site.clone(),
+            root_version: 0,
         };
         write_json_atomic(&dd.root.join("trust.json"), &tf)?;
         write_json_atomic(

@@ -453,6 +453,9 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
     /// The activated kit directory.
     pub dir: Option<PathBuf>,
+    /// The version of the trust root this kit pinned (`trust/root.json`), if it rotated it.
+    #[serde(default)]
+    pub rotated_root: Option<u64>,
 }
 
 impl ImportReport {
@@ -472,6 +475,7 @@ impl ImportReport {
             oci: Vec::new(),
             warnings: Vec::new(),
             dir: None,
+            rotated_root: None,
         }
     }
 
@@ -631,6 +635,9 @@ pub fn import(dd: &DataDir, kit: &Path, opts: &ImportOptions) -> Result<ImportRe
             if report.outcome == Outcome::Activated {
                 event["clients"] = serde_json::json!(report.clients);
                 event["advisories"] = serde_json::json!(report.advisories);
+                if let Some(v) = report.rotated_root {
+                    event["rotated_trust_root"] = serde_json::json!(v);
+                }
             }
         }
         Err(Failure::Refused(r)) => {
@@ -950,6 +957,7 @@ fn run(
     );
 
     // 10. content.
+    let mut rotation = None;
     validate_content(
         dd,
         key,
@@ -959,6 +967,7 @@ fn run(
         staging.path(),
         opts,
         report,
+        &mut rotation,
     )?;
     report.pass(
         Check::Content,
@@ -999,6 +1008,11 @@ fn run(
         expires_at: manifest.expires_at.to_string(),
         imported_at: rfc3339(now),
     };
+    if let Some(tf) = &rotation {
+        // Verified with the pinned root above; pinned now, just before the switch, so
+        // the next kit is checked against the new keys.
+        write_json_atomic(&dd.root().join("trust.json"), tf)?;
+    }
     activate::crash_point("before-activate");
     let dir = staging.activate(dd, &activation)?;
     report.dir = Some(dir);
@@ -1087,6 +1101,7 @@ fn validate_content(
     staging: &Path,
     opts: &ImportOptions,
     report: &mut ImportReport,
+    rotation: &mut Option<crate::datadir::TrustFile>,
 ) -> Result<(), Failure> {
     let content_err = |path: &str, reason: String| Refusal::Content {
         path: path.to_string(),
@@ -1155,6 +1170,28 @@ fn validate_content(
             } else if inner != "oci-layout" {
                 return Err(content_err(p, "unexpected file in an OCI image layout".into()).into());
             }
+        } else if p == bundles::trustroot::ROOT_PATH {
+            let bytes = read_capped(&content.join(p), bundles::trustroot::MAX_ROOT_BYTES as u64)
+                .map_err(|err| content_err(p, err.to_string()))?;
+            let doc = bundles::trustroot::RootDoc::parse(&bytes)
+                .map_err(|err| content_err(p, err.to_string()))?;
+            let pinned = dd.trust_file()?;
+            doc.verify(trust, pinned.root_version)
+                .map_err(|err| content_err(p, err.to_string()))?;
+            report.warnings.push(format!(
+                "this kit rotates the pinned trust root to version {} ({} key(s), threshold {}); it takes effect with the kit",
+                doc.root_version,
+                doc.keys.len(),
+                doc.threshold
+            ));
+            report.rotated_root = Some(doc.root_version);
+            rotation.replace(crate::datadir::TrustFile {
+                version: pinned.version,
+                keys: doc.keys.clone(),
+                threshold: doc.threshold,
+                site: pinned.site.clone(),
+                root_version: doc.root_version,
+            });
         } else if p.starts_with("nvd/") {
             // NVD records enrich advisories at build time; they are kept for reference only.
         } else {

@@ -512,3 +512,58 @@ fn a_second_concurrent_import_is_told_to_wait() {
     lock.unlock().expect("unlock");
     assert!(run(&dd, &k, &opts()).is_ok());
 }
+
+// 8. key rotation: the new root is signed by the pinned one -------------------------------
+
+fn rotation_kit(
+    dir: &Path,
+    name: &str,
+    seq: u64,
+    doc: &bundles::trustroot::RootDoc,
+    signer: &signing::KeyPair,
+) -> std::path::PathBuf {
+    let mut s = KitSpec::new(seq);
+    s.extra.push((
+        bundles::trustroot::ROOT_PATH.into(),
+        bundles::trustroot::ROOT_MEDIA_TYPE.into(),
+        doc.to_json().expect("json"),
+    ));
+    write_kit(dir, name, &kit_bytes(&s, &[signer]), signer)
+}
+
+#[test]
+fn row8_rotation_signed_by_the_pinned_root_moves_trust_to_the_new_key() {
+    use bundles::trustroot::RootDoc;
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    // a rotation signed by a stranger is refused and nothing changes
+    let forged = RootDoc::signed(1, &[stranger().public()], 1, &[&stranger()]).expect("doc");
+    let k = rotation_kit(tmp.path(), "forged.ouk", 1, &forged, &vendor());
+    let line = assert_refused(&dd, &k, &opts(), 10);
+    assert!(line.contains("trust/root.json"), "{line}");
+    // the genuine rotation: old key signs a root holding the new key
+    let doc = RootDoc::signed(1, &[vendor2().public()], 1, &[&vendor()]).expect("doc");
+    let k1 = rotation_kit(tmp.path(), "rot.ouk", 1, &doc, &vendor());
+    let r = run(&dd, &k1, &opts()).expect("rotation kit");
+    assert_eq!(r.rotated_root, Some(1));
+    let tf = dd.trust_file().expect("trust");
+    assert_eq!(tf.root_version, 1);
+    assert_eq!(tf.keys, vec![vendor2().public().to_base64()]);
+    // the old key is no longer trusted; the new one is
+    let old = kit(tmp.path(), "old2.ouk", &KitSpec::new(2));
+    assert_refused(&dd, &old, &opts(), 2);
+    let new = write_kit(
+        tmp.path(),
+        "new2.ouk",
+        &kit_bytes(&KitSpec::new(2), &[&vendor2()]),
+        &vendor2(),
+    );
+    assert_eq!(
+        run(&dd, &new, &opts()).expect("new key").outcome,
+        Outcome::Activated
+    );
+    // replaying the version-1 rotation (re-signed by the new key) is refused: not newer
+    let replay = RootDoc::signed(1, &[vendor().public()], 1, &[&vendor2()]).expect("doc");
+    let k3 = rotation_kit(tmp.path(), "replay.ouk", 3, &replay, &vendor2());
+    let line = assert_refused(&dd, &k3, &opts(), 10);
+    assert!(line.contains("must increase"), "{line}");
+}

@@ -536,6 +536,21 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
         );
     }
 
+    // --- trust-root rotation -----------------------------------------------------------
+    if let Some(path) = &cfg.trust_root {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let doc = bundles::trustroot::RootDoc::parse(&bytes)
+            .map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
+        doc.new_root()
+            .map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
+        blobs.push((
+            EntryPath::new(bundles::trustroot::ROOT_PATH)?,
+            MediaType::new(bundles::trustroot::ROOT_MEDIA_TYPE)?,
+            doc.to_json()
+                .map_err(|e| BuildError::Invalid(e.to_string()))?,
+        ));
+    }
+
     // --- write, sign ------------------------------------------------------------------
     let mut w = KitWriter::new(KitInfo {
         kit_id: kit_id.clone(),

@@ -78,6 +78,10 @@ pub struct KitConfig {
     /// Token ids (`jti`) to revoke.
     #[serde(default)]
     pub revoked: Vec<String>,
+    /// A trust-root rotation document (`stella-kit rotate-root`) to carry as
+    /// `trust/root.json`; appliances pin its keys when they accept the kit.
+    #[serde(default)]
+    pub trust_root: Option<PathBuf>,
 }
 
 fn default_valid_days() -> u32 {
@@ -193,6 +197,11 @@ impl KitConfig {
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(t) = &mut cfg.trust_root
+            && t.is_relative()
+        {
+            *t = base.join(&*t);
+        }
         for s in &mut cfg.sources {
             match s {
                 SourceConfig::Dir { path: p, .. } if p.is_relative() => *p = base.join(&*p),

@@ -67,6 +67,29 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Sign a trust-root rotation: the current vendor key(s) vouch for the new key(s).
+    /// Carry it in the next kit with `trust_root = "root.json"` in kit.toml; appliances
+    /// pin the new keys when they accept that kit.
+    #[command(
+        after_help = "Example:\n  stella-kit rotate-root --key keys/vendor.key --new-pub keys2/vendor.pub --version 1 --out root.json"
+    )]
+    RotateRoot {
+        /// Current vendor secret key(s) (as many as the appliances' threshold).
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// New vendor public key(s).
+        #[arg(long = "new-pub", required = true)]
+        new_pubs: Vec<PathBuf>,
+        /// Signatures the new root requires on each kit.
+        #[arg(long, default_value_t = 1)]
+        threshold: usize,
+        /// Root version: higher than the pinned one (appliances start at 0).
+        #[arg(long)]
+        version: u64,
+        /// Where to write the document.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Show a kit's manifest (without verifying it; use `verify` for that).
     Inspect {
         /// The kit.
@@ -190,6 +213,33 @@ fn run(cli: Cli) -> Result<()> {
                     report.kit.display()
                 );
             }
+            Ok(())
+        }
+        Cmd::RotateRoot {
+            keys,
+            new_pubs,
+            threshold,
+            version,
+            out,
+        } => {
+            let signers = keys
+                .iter()
+                .map(|p| KeyPair::read(p).with_context(|| format!("reading {}", p.display())))
+                .collect::<Result<Vec<_>>>()?;
+            let new = new_pubs
+                .iter()
+                .map(|p| PublicKey::read(p).with_context(|| format!("reading {}", p.display())))
+                .collect::<Result<Vec<_>>>()?;
+            let refs: Vec<&KeyPair> = signers.iter().collect();
+            let doc = bundles::trustroot::RootDoc::signed(version, &new, threshold, &refs)?;
+            std::fs::write(&out, doc.to_json()?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} (root version {version}, {} key(s), threshold {threshold}); add trust_root = \"{}\" to kit.toml",
+                out.display(),
+                new.len(),
+                out.display()
+            );
             Ok(())
         }
         Cmd::Inspect { file, json } => inspect(&file, json),

@@ -335,3 +335,56 @@ fn a_failing_source_is_named_in_the_error() {
     assert!(err.contains("osv-mirror"), "{err}");
     assert!(!d.path().join("k.ouk").exists());
 }
+
+#[test]
+fn rotate_root_writes_a_document_that_the_next_kit_carries() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, _) = keygen(d.path());
+    let new_dir = d.path().join("new");
+    let (_, new_pk) = keygen(&new_dir);
+    let root = d.path().join("root.json");
+    ok(&stella_kit(
+        &[
+            "rotate-root",
+            "--key",
+            s(&sk),
+            "--new-pub",
+            s(&new_pk),
+            "--version",
+            "1",
+            "--out",
+            s(&root),
+        ],
+        &[],
+    ));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&root).expect("root")).expect("json");
+    assert_eq!(doc["root_version"], 1);
+    assert_eq!(doc["signatures"].as_array().expect("sigs").len(), 1);
+    let cfg = config_with(d.path(), "trust_root = \"root.json\"", "");
+    let out = d.path().join("k.ouk");
+    ok(&stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&cfg),
+            "--key",
+            s(&sk),
+            "--out",
+            s(&out),
+            "--cache",
+            s(&d.path().join("c")),
+        ],
+        &[],
+    ));
+    let m: serde_json::Value =
+        serde_json::from_str(&ok(&stella_kit(&["inspect", s(&out), "--json"], &[]))).expect("json");
+    assert!(
+        m["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["path"] == "trust/root.json"),
+        "{m}"
+    );
+}
