@@ -324,45 +324,9 @@ impl AuditLog {
         kind: &str,
         event: Value,
     ) -> Result<Record, AuditError> {
-        std::fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
-        // One writer at a time across processes (the server and a CLI import).
-        let lock_path = self.dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(self.io(&lock_path))?;
-        lock.lock().map_err(self.io(&lock_path))?;
-        let last = self.tail()?;
-        let mut rec = Record {
-            seq: last.records + 1,
-            time: time.to_string(),
-            kind: kind.to_string(),
-            event,
-            prev: last.head,
-            hash: String::new(),
-        };
-        rec.hash = rec.compute_hash();
-        let mut line = serde_json::to_vec(&rec).map_err(|e| AuditError::Malformed {
-            line: rec.seq as usize,
-            msg: e.to_string(),
-        })?;
-        line.push(b'\n');
-        let path = self.path();
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(self.io(&path))?;
-        f.write_all(&line).map_err(self.io(&path))?;
-        f.sync_data().map_err(self.io(&path))?;
-        self.write_head(key, rec.seq, &rec.hash)?;
-        self.remember(Verified {
-            records: rec.seq,
-            head: rec.hash.clone(),
-        });
-        Ok(rec)
+        self.append_many(key, time, vec![(kind.to_string(), event)])?
+            .pop()
+            .ok_or_else(|| AuditError::Head("no record was appended".into()))
     }
 
     /// The end of the chain. The whole chain is verified the first time a process

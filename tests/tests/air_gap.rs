@@ -4,30 +4,10 @@
 //! loopback, and the `stella` CI client scans a sample SBOM, reads its quota and verifies
 //! the signed evidence offline.
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-/// `target/<profile>/` of this test binary (the workspace's binaries are built there by
-/// `cargo test --workspace`).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let p = dir.join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run the suite with `cargo test --workspace` (scripts/test.sh)",
-        p.display()
-    );
-    p
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use tests::bin;
+use tests::repo;
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("spawn")

@@ -3,24 +3,10 @@
 //! token file, `stella quota`), and Ctrl-C (SIGINT) stops it cleanly.
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let p = dir.join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: run the suite with `cargo test --workspace` (scripts/test.sh)",
-        p.display()
-    );
-    p
-}
+use tests::bin;
 
 fn ready(port: u16) -> bool {
     use std::io::{Read, Write};
