@@ -194,16 +194,7 @@ fn scan_row(s: &ScanSummary) -> ScanRow {
 
 /// Reads a JSON file of a kit directory, bounded.
 fn read_kit_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T, String> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_KIT_JSON + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", p.display()))?;
-    if bytes.len() as u64 > MAX_KIT_JSON {
-        return Err(format!("{}: larger than {MAX_KIT_JSON} bytes", p.display()));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))
+    importer::datadir::read_json(p, MAX_KIT_JSON).map_err(|e| e.to_string())
 }
 
 /// `advisories/PyPI.jsonl` → `PyPI` (the import report counts per kit file).
@@ -474,22 +465,17 @@ impl ApplianceConsole {
     }
 }
 
-/// Reads the active kit's facts from its directory: the manifest's feed summary
-/// (advisories per ecosystem, Trivy DB date), the activation record and the import
+/// The active kit's facts: the manifest's feed summary (advisories per ecosystem, Trivy
+/// DB date, parsed once when the kit was loaded), the activation record and the import
 /// report. Missing or unreadable files leave the corresponding facts empty: the kit was
 /// verified at import; the dashboard must still render.
 fn load_kit_info(kit: &ActiveKit) -> KitInfo {
-    let manifest: Option<bundles::Manifest> =
-        std::fs::read(kit.dir.join(importer::activate::MANIFEST))
-            .ok()
-            .and_then(|b| {
-                bundles::Manifest::parse_unverified(&b, &bundles::Limits::default()).ok()
-            });
     let activation: Option<importer::activate::Activation> =
         read_kit_json(&kit.dir.join(importer::activate::ACTIVATED)).ok();
-    let mut advisory_counts: Vec<EcosystemCount> = manifest
-        .as_ref()
-        .and_then(|m| m.summary.feeds.get("osv"))
+    let mut advisory_counts: Vec<EcosystemCount> = kit
+        .summary
+        .feeds
+        .get("osv")
         .map(|f| {
             f.counts
                 .iter()
@@ -521,15 +507,16 @@ fn load_kit_info(kit: &ActiveKit) -> KitInfo {
             .cmp(&a.advisories)
             .then(a.ecosystem.cmp(&b.ecosystem))
     });
-    let trivy_db_updated = manifest
-        .as_ref()
-        .and_then(|m| m.summary.feeds.get("trivy-db"))
+    let trivy_db_updated = kit
+        .summary
+        .feeds
+        .get("trivy-db")
         .and_then(|f| f.updated_at.as_ref())
         .map(bundles::Timestamp::as_offset_date_time);
     KitInfo {
         sequence: kit.sequence,
         kit_id: kit.id.clone(),
-        site: manifest.as_ref().and_then(|m| m.site.clone()),
+        site: kit.site.clone(),
         created: kit.created_at,
         expires: kit.expires_at,
         activated: activation.and_then(|a| importer::datadir::parse_rfc3339(&a.imported_at)),

@@ -146,18 +146,8 @@ pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
         advs.dedup_by(|a, b| a.id() == b.id());
         let mut buf = Vec::new();
         write_jsonl(&mut buf, advs.iter())?;
-        let safe: String = eco
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-+@:=,".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         w.add_bytes(
-            EntryPath::new(format!("advisories/{safe}.jsonl"))?,
+            EntryPath::advisories_for(&eco)?,
             MediaType::new(media_types::ADVISORIES_JSONL)?,
             buf,
         )?;

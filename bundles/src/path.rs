@@ -311,6 +311,27 @@ impl<'de> serde::Deserialize<'de> for MediaType {
     }
 }
 
+impl EntryPath {
+    /// `advisories/<Ecosystem>.jsonl` for an OSV ecosystem name; characters an entry path
+    /// does not allow (the space of `Red Hat`) become `_`.
+    pub fn advisories_for(ecosystem: &str) -> Result<EntryPath, KitError> {
+        EntryPath::new(format!("advisories/{}.jsonl", file_safe(ecosystem)))
+    }
+}
+
+/// `name` with every character an entry path component does not allow replaced by `_`.
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii() && (c.is_ascii_alphanumeric() || EXTRA_CHARS.contains(&(c as u8))) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The media types of the recommended kit layout (`docs/ouk-format.md` §7).
 pub mod media_types {
     /// `advisories/<Ecosystem>.jsonl`: one canonical advisory per line, sorted by id.
@@ -334,6 +355,21 @@ pub mod media_types {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn advisory_entry_names_are_made_safe() {
+        assert_eq!(
+            EntryPath::advisories_for("Red Hat").expect("safe").as_str(),
+            "advisories/Red_Hat.jsonl"
+        );
+        assert_eq!(
+            EntryPath::advisories_for("Debian:12")
+                .expect("safe")
+                .as_str(),
+            "advisories/Debian:12.jsonl"
+        );
+        assert_eq!(file_safe("é/x"), "__x");
+    }
 
     #[test]
     fn accepts_the_recommended_layout() {

@@ -296,7 +296,9 @@ pub fn appliance_id_for(key: &PublicKey) -> String {
     format!("stella-appliance:{}", key.id())
 }
 
-pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+/// Reads a JSON file, refusing more than `max` bytes before parsing (every JSON file of
+/// a data directory is read through this).
+pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     max: u64,
 ) -> Result<T, DataDirError> {

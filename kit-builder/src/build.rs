@@ -170,19 +170,6 @@ fn tmp_beside(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// File-name-safe form of an ecosystem name (`Red Hat` → `Red_Hat`).
-fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-+@:=,".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// A scratch directory beside the output, removed when dropped.
 struct Scratch(PathBuf);
 
@@ -412,14 +399,16 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
             }
         }
         let count = coll.advisories.len() as u64;
-        let path = scratch.0.join(format!("{}.jsonl", file_safe(&eco)));
+        let path = scratch
+            .0
+            .join(format!("{}.jsonl", bundles::path::file_safe(&eco)));
         let f = File::create(&path).map_err(io_err(&path))?;
         let mut w = BufWriter::new(f);
         write_jsonl(&mut w, coll.advisories.iter())
             .map_err(|e| BuildError::Invalid(format!("writing {eco} advisories: {e}")))?;
         w.flush().map_err(io_err(&path))?;
         files.push((
-            EntryPath::new(format!("advisories/{}.jsonl", file_safe(&eco)))?,
+            EntryPath::advisories_for(&eco)?,
             MediaType::new(media_types::ADVISORIES_JSONL)?,
             path,
         ));

@@ -63,6 +63,11 @@ pub struct ActiveKit {
     pub expires_at: OffsetDateTime,
     /// sha256 (hex) of the kit's signed `manifest.json`.
     pub manifest_sha256: String,
+    /// The manifest's feed summary (counts per ecosystem, feed dates), parsed once here
+    /// so pages do not re-read a manifest that can list 100 000 entries.
+    pub summary: bundles::manifest::Summary,
+    /// The site the kit is bound to.
+    pub site: Option<String>,
     /// The re-signed client tokens of the kit.
     pub tokens: TokensFile,
     /// Revoked token ids.
@@ -108,6 +113,9 @@ impl ActiveKit {
         let manifest = std::fs::read(dir.join(importer::activate::MANIFEST))
             .map_err(|e| kit_err(format!("manifest.json: {e}")))?;
         let manifest_sha256 = crate::store::Sha256Digest::of(&manifest).hex();
+        // Verified at import; only its facts are needed here.
+        let parsed = bundles::Manifest::parse_unverified(&manifest, &bundles::Limits::default())
+            .map_err(|e| kit_err(format!("manifest.json: {e}")))?;
         let tokens = importer::import::read_tokens(&dir).map_err(|e| kit_err(e.to_string()))?;
         let revoked = tokens.revoked.iter().cloned().collect();
         let scanner = load_engine(&dir.join(importer::import::CONTENT_DIR)).map_err(kit_err)?;
@@ -118,6 +126,8 @@ impl ActiveKit {
             created_at,
             expires_at,
             manifest_sha256,
+            summary: parsed.summary,
+            site: parsed.site,
             tokens,
             revoked,
             scanner,
@@ -131,11 +141,7 @@ impl ActiveKit {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Result<T, String> {
-    let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    if bytes.len() > 1024 * 1024 {
-        return Err(format!("{}: larger than 1 MiB", p.display()));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))
+    importer::datadir::read_json(p, 1024 * 1024).map_err(|e| e.to_string())
 }
 
 /// The policy in force, parsed once per version.
