@@ -298,10 +298,7 @@ pub fn appliance_id_for(key: &PublicKey) -> String {
 
 /// Reads a JSON file, refusing more than `max` bytes before parsing (every JSON file of
 /// a data directory is read through this).
-pub fn read_json<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    max: u64,
-) -> Result<T, DataDirError> {
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, max: u64) -> Result<T, DataDirError> {
     use std::io::Read as _;
     let f = std::fs::File::open(path).map_err(io(path))?;
     let mut buf = Vec::new();
