@@ -91,16 +91,22 @@ pub fn web_options(data: &Path, secure_cookies: bool) -> std::io::Result<web::We
     })
 }
 
+/// The options plain-HTTP `stella-appliance serve` mounts the console with: see
+/// [`serve_web_options`]; cookies without `Secure`, because browsers drop `Secure`
+/// cookies set over plain HTTP, which would make logging in impossible.
+pub fn default_web_options(state: &AppState) -> web::WebOptions {
+    serve_web_options(state, false)
+}
+
 /// The options `stella-appliance serve` mounts the console with: uploads under
 /// `DIR/uploads` (the system temp directory if that cannot be created), and cookies
-/// without `Secure` because the service itself speaks plain HTTP — browsers drop
-/// `Secure` cookies set over HTTP, which would make logging in impossible. A TLS front
-/// end should add `Secure` (or a future TLS setting sets `secure_cookies`).
-pub fn default_web_options(state: &AppState) -> web::WebOptions {
-    web_options(state.data.root(), false).unwrap_or_else(|e| {
+/// `Secure` exactly when the service itself speaks TLS (`[tls]` configured), so a
+/// browser never sends the session cookie over plain HTTP.
+pub fn serve_web_options(state: &AppState, secure_cookies: bool) -> web::WebOptions {
+    web_options(state.data.root(), secure_cookies).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "console uploads fall back to the temp directory");
         web::WebOptions {
-            secure_cookies: false,
+            secure_cookies,
             ..web::WebOptions::default()
         }
     })

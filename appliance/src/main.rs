@@ -55,7 +55,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Serve the API, the console and the OCI mirror.
+    /// Serve the API, the console and the OCI mirror (HTTPS with a site certificate).
+    #[command(
+        after_help = "TLS: give both --tls-cert and --tls-key (or [tls] cert/key in the config, or STELLA_TLS_CERT/STELLA_TLS_KEY); neither serves plain HTTP.\n\nExample:\n  stella-appliance serve --data /var/lib/stella --listen 0.0.0.0:8443 --tls-cert /etc/stella/tls/cert.pem --tls-key /etc/stella/tls/key.pem"
+    )]
     Serve {
         /// The data directory.
         #[arg(long, env = "STELLA_DATA")]
@@ -69,6 +72,13 @@ enum Cmd {
         /// Log lines as text or JSON (for log shippers); filter with RUST_LOG.
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         log_format: String,
+        /// Serve HTTPS with this PEM certificate chain (end-entity first); needs --tls-key
+        /// (or a key from the config / STELLA_TLS_KEY).
+        #[arg(long, value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key (PKCS#8, RSA or EC) of the --tls-cert certificate.
+        #[arg(long, value_name = "PEM")]
+        tls_key: Option<PathBuf>,
     },
     /// Print a client's appliance-signed token.
     Token {
@@ -192,13 +202,21 @@ fn main() -> ExitCode {
             listen,
             config,
             log_format,
+            tls_cert,
+            tls_key,
         } => {
             appliance::server::install_tracing(if log_format == "json" {
                 appliance::server::LogFormat::Json
             } else {
                 appliance::server::LogFormat::Text
             });
-            serve(data, listen, config)
+            serve(appliance::server::ServeOptions {
+                data,
+                listen,
+                config,
+                tls_cert,
+                tls_key,
+            })
         }
         Cmd::Token { data, client } => cli::token(&data, &client),
         Cmd::Status { data, json } => cli::status(&data, json),
@@ -222,7 +240,13 @@ fn main() -> ExitCode {
                     cli::EXIT_OK
                 } else {
                     appliance::server::install_tracing(appliance::server::LogFormat::Text);
-                    serve(demo.data.clone(), listen, None)
+                    serve(appliance::server::ServeOptions {
+                        data: demo.data.clone(),
+                        listen,
+                        config: None,
+                        tls_cert: None,
+                        tls_key: None,
+                    })
                 }
             }
             Err(e) => cli::fail(EXIT_ERROR, format!("quickstart: {e:#}")),
@@ -240,7 +264,7 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn serve(data: PathBuf, listen: SocketAddr, config: Option<PathBuf>) -> u8 {
+fn serve(opts: appliance::server::ServeOptions) -> u8 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -248,12 +272,14 @@ fn serve(data: PathBuf, listen: SocketAddr, config: Option<PathBuf>) -> u8 {
         Ok(rt) => rt,
         Err(e) => return cli::fail(EXIT_ERROR, format!("starting the runtime: {e}")),
     };
-    match rt.block_on(appliance::server::serve(appliance::server::ServeOptions {
-        data,
-        listen,
-        config,
-    })) {
+    match rt.block_on(appliance::server::serve(opts)) {
         Ok(()) => cli::EXIT_OK,
+        // A certificate, key or setting the site must fix: exit 2 ("usage or
+        // configuration error"), not 4 (I/O), so a unit file can tell them apart.
+        Err(
+            e @ (appliance::server::ServeError::Tls(_)
+            | appliance::server::ServeError::State(appliance::server::StateError::Config(_))),
+        ) => cli::fail(cli::EXIT_USAGE, e),
         Err(e) => cli::fail(EXIT_ERROR, format!("{e:#}")),
     }
 }

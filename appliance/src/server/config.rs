@@ -9,10 +9,16 @@
 //! policy_file = "/etc/stella/policy.yaml"   # initial policy when none is stored yet
 //! log_format = "text"              # or "json"
 //! durability = "strict"            # or "relaxed" (see store::Durability)
+//!
+//! [tls]                            # optional: serve HTTPS (both or neither)
+//! cert = "/etc/stella/tls/cert.pem"   # PEM chain, end-entity certificate first
+//! key = "/etc/stella/tls/key.pem"     # PEM private key (PKCS#8, RSA or EC)
 //! ```
 //!
 //! Every key can be overridden by the environment variable `STELLA_<KEY IN UPPER CASE>`
-//! (e.g. `STELLA_MAX_SBOM_BYTES=1048576`); the environment wins over the file.
+//! (e.g. `STELLA_MAX_SBOM_BYTES=1048576`; `STELLA_TLS_CERT`, `STELLA_TLS_KEY` for the
+//! `[tls]` table); the environment wins over the file, and `serve --tls-cert/--tls-key`
+//! win over both. See [`crate::server::tls`] for what the files may hold.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +46,42 @@ pub enum DurabilitySetting {
     Relaxed,
 }
 
+/// The `[tls]` table: the site's certificate and key. Neither set: plain HTTP.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain, end-entity first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of the end-entity certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// The files to serve TLS with: `None` for plain HTTP.
+    ///
+    /// # Errors
+    /// Only one of the two is set.
+    pub fn files(&self) -> Result<Option<crate::server::tls::TlsFiles>, ConfigError> {
+        match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Ok(Some(crate::server::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::TlsHalf {
+                set: "certificate",
+                missing: "key ([tls] key, STELLA_TLS_KEY or --tls-key)",
+            }),
+            (None, Some(_)) => Err(ConfigError::TlsHalf {
+                set: "private key",
+                missing: "certificate ([tls] cert, STELLA_TLS_CERT or --tls-cert)",
+            }),
+        }
+    }
+}
+
 /// Service settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -62,6 +104,8 @@ pub struct Config {
     pub durability: DurabilitySetting,
     /// How often the active kit is re-checked (seconds; picks up a CLI import or rollback).
     pub kit_poll_secs: u64,
+    /// Optional TLS (the `[tls]` table).
+    pub tls: TlsSettings,
 }
 
 impl Default for Config {
@@ -76,6 +120,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             durability: DurabilitySetting::Strict,
             kit_poll_secs: 5,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -113,6 +158,14 @@ pub enum ConfigError {
         value: String,
         /// Expected form.
         msg: &'static str,
+    },
+    /// Only half of the TLS pair is configured.
+    #[error("TLS: a {set} is configured but no {missing}; set both, or neither for plain HTTP")]
+    TlsHalf {
+        /// What is set.
+        set: &'static str,
+        /// What is missing, and where it is set.
+        missing: &'static str,
     },
     /// A value is outside its range.
     #[error("config {key}: {msg}")]
@@ -198,6 +251,21 @@ impl Config {
         if let Some(v) = env("STELLA_POLICY_FILE") {
             c.policy_file = Some(PathBuf::from(v));
         }
+        for (var, slot) in [
+            ("STELLA_TLS_CERT", &mut c.tls.cert),
+            ("STELLA_TLS_KEY", &mut c.tls.key),
+        ] {
+            if let Some(v) = env(var) {
+                if v.trim().is_empty() {
+                    return Err(ConfigError::Env {
+                        var: var.to_owned(),
+                        value: v,
+                        msg: "expected the path of a PEM file",
+                    });
+                }
+                *slot = Some(PathBuf::from(v));
+            }
+        }
         if let Some(v) = env("STELLA_LOG_FORMAT") {
             c.log_format = match v.trim() {
                 "text" => LogFormat::Text,
@@ -260,6 +328,7 @@ impl Config {
                 msg: "must be at least 1",
             });
         }
+        self.tls.files()?;
         Ok(())
     }
 
@@ -308,5 +377,47 @@ mod tests {
         std::fs::write(&p, "max_sbom_bytes = 0\n").expect("write");
         let e = Config::load_with_env(Some(&p), |_| None).expect_err("range");
         assert!(e.to_string().contains("max_sbom_bytes"), "{e}");
+    }
+
+    #[test]
+    fn tls_table_env_overrides_and_both_or_neither() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("a.toml");
+        std::fs::write(
+            &p,
+            "[tls]\ncert = \"/site/cert.pem\"\nkey = \"/site/key.pem\"\n",
+        )
+        .expect("write");
+        let c = Config::load_with_env(Some(&p), |_| None).expect("load");
+        let files = c.tls.files().expect("pair").expect("tls on");
+        assert_eq!(files.cert, PathBuf::from("/site/cert.pem"));
+        assert_eq!(files.key, PathBuf::from("/site/key.pem"));
+        // the environment wins over the file
+        let c = Config::load_with_env(Some(&p), |k| {
+            (k == "STELLA_TLS_KEY").then(|| "/env/key.pem".to_owned())
+        })
+        .expect("load");
+        assert_eq!(c.tls.key, Some(PathBuf::from("/env/key.pem")));
+        assert_eq!(c.tls.cert, Some(PathBuf::from("/site/cert.pem")));
+        // neither: plain HTTP
+        let c = Config::load_with_env(None, |_| None).expect("load");
+        assert_eq!(c.tls.files().expect("ok"), None);
+        // only one half: refused, naming what is missing and where to set it
+        let e = Config::load_with_env(None, |k| {
+            (k == "STELLA_TLS_CERT").then(|| "/env/cert.pem".to_owned())
+        })
+        .expect_err("half");
+        assert!(matches!(e, ConfigError::TlsHalf { .. }), "{e:?}");
+        assert!(e.to_string().contains("STELLA_TLS_KEY"), "{e}");
+        std::fs::write(&p, "[tls]\nkey = \"/site/key.pem\"\n").expect("write");
+        let e = Config::load_with_env(Some(&p), |_| None).expect_err("half");
+        assert!(e.to_string().contains("--tls-cert"), "{e}");
+        // an empty path and an unknown key in the table are refused
+        let e = Config::load_with_env(None, |k| (k == "STELLA_TLS_KEY").then(String::new))
+            .expect_err("empty");
+        assert!(e.to_string().contains("STELLA_TLS_KEY"), "{e}");
+        std::fs::write(&p, "[tls]\ncertificate = \"/x\"\n").expect("write");
+        let e = Config::load_with_env(Some(&p), |_| None).expect_err("unknown");
+        assert!(e.to_string().contains("certificate"), "{e}");
     }
 }

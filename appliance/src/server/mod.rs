@@ -5,6 +5,14 @@
 //! socket through `tower::ServiceExt::oneshot`); [`serve`] binds, serves and shuts down
 //! gracefully on Ctrl-C or SIGTERM.
 //!
+//! Plain HTTP by default. With a site certificate (`[tls]` in the config,
+//! `STELLA_TLS_CERT`/`STELLA_TLS_KEY`, or `serve --tls-cert/--tls-key`) the same app is
+//! served over TLS 1.2/1.3 only ([`tls`], rustls with `ring`; a server stack, still no
+//! client); then console cookies are `Secure` and every response carries
+//! `Strict-Transport-Security`. A bad certificate or key stops startup with one line
+//! naming the file, before the store is opened. Tests drive both paths on loopback with
+//! [`serve_on`] / [`serve_tls_on`].
+//!
 //! | route | auth |
 //! | --- | --- |
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
@@ -25,6 +33,7 @@ pub mod handlers;
 pub mod metrics;
 pub mod scanner;
 pub mod state;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +57,10 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Optional TOML config (`STELLA_*` environment variables override it).
     pub config: Option<PathBuf>,
+    /// `--tls-cert`: overrides `[tls] cert` / `STELLA_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`: overrides `[tls] key` / `STELLA_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Why the service stopped with an error.
@@ -69,10 +82,34 @@ pub enum ServeError {
     /// A background task panicked.
     #[error("startup task failed: {0}")]
     Join(String),
+    /// The TLS certificate or key cannot be used (the message names the file).
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
 }
 
-/// The whole application: API routes, the `/v2/` registry, and the service layers.
+/// How the app is reached: decides the console's `Secure` cookies and HSTS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Plain HTTP (the default): no `Secure` cookies (browsers would drop them), no HSTS.
+    #[default]
+    Http,
+    /// TLS terminated by this service: `Secure` cookies and `Strict-Transport-Security`.
+    Https,
+}
+
+/// `Strict-Transport-Security` sent over TLS: one year, this host only (the site's other
+/// hosts are not ours to pin to HTTPS).
+pub const HSTS: &str = "max-age=31536000";
+
+/// The whole application for plain HTTP: API routes, the `/v2/` registry, the console,
+/// and the service layers.
 pub fn router(state: AppState) -> Router {
+    router_for(state, Transport::Http)
+}
+
+/// The whole application as served over `transport` (see [`Transport`]).
+pub fn router_for(state: AppState, transport: Transport) -> Router {
     use handlers as h;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let limit = state.config.max_concurrent_requests;
@@ -103,15 +140,28 @@ pub fn router(state: AppState) -> Router {
     )));
     // The web console at `/`. Merged after the timeout layer: a kit upload streams
     // gigabytes and its verification takes longer than an API request may.
-    let console = crate::console::router(&state, crate::console::default_web_options(&state));
-    api.merge(registry)
+    let secure = transport == Transport::Https;
+    let console = crate::console::router(&state, crate::console::serve_web_options(&state, secure));
+    let app = api
+        .merge(registry)
         .layer(tower::limit::ConcurrencyLimitLayer::new(limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
         .merge(console)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    if secure {
+        // Host-wide by nature (RFC 6797), so on every response, the console's included.
+        app.layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static(HSTS),
+            ),
+        )
+    } else {
+        app
+    }
 }
 
 /// Installs the global `tracing` subscriber (binaries only; `RUST_LOG` filters, default
@@ -128,14 +178,29 @@ pub fn install_tracing(format: LogFormat) -> bool {
     }
 }
 
-/// Loads the configuration (file + `STELLA_*` environment).
+/// Loads the configuration (file + `STELLA_*` environment + the `--tls-*` flags).
 pub fn load_config(opts: &ServeOptions) -> Result<Config, StateError> {
-    Ok(Config::load(opts.config.as_deref())?)
+    let mut config = Config::load(opts.config.as_deref())?;
+    if let Some(cert) = &opts.tls_cert {
+        config.tls.cert = Some(cert.clone());
+    }
+    if let Some(key) = &opts.tls_key {
+        config.tls.key = Some(key.clone());
+    }
+    // Again: a flag may have completed (or half-completed) the TLS pair.
+    config.validate()?;
+    Ok(config)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then drains in-flight requests and returns.
 pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let config = load_config(&opts)?;
+    // Checked before the store is opened or the port bound: a bad certificate refuses
+    // startup instead of leaving a half-started service.
+    let tls = match config.tls.files().map_err(StateError::from)? {
+        Some(files) => Some(tls::load(&files)?),
+        None => None,
+    };
     let data = opts.data.clone();
     let state = tokio::task::spawn_blocking(move || AppState::open(&data, config))
         .await
@@ -147,9 +212,11 @@ pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr().unwrap_or(opts.listen);
-    serve_on(listener, state, shutdown_signal())
-        .await
-        .map_err(|source| ServeError::Listen { addr, source })
+    match tls {
+        Some(tls) => serve_tls_on(listener, state, tls, shutdown_signal()).await,
+        None => serve_on(listener, state, shutdown_signal()).await,
+    }
+    .map_err(|source| ServeError::Listen { addr, source })
 }
 
 /// Serves `state` on an already bound listener until `shutdown` completes (tests bind
@@ -160,6 +227,31 @@ pub async fn serve_on(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_listener(listener, state, Transport::Http, shutdown).await
+}
+
+/// [`serve_on`] over TLS with `tls` (from [`tls::load`]): same app, same graceful
+/// shutdown, plus `Secure` console cookies and HSTS. A client whose handshake fails or
+/// stalls is dropped without disturbing the others (see [`tls::TlsListener`]).
+pub async fn serve_tls_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tls::TlsListener::new(listener, tls)?;
+    serve_listener(listener, state, Transport::Https, shutdown).await
+}
+
+async fn serve_listener<L>(
+    listener: L,
+    state: AppState,
+    transport: Transport,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let addr = listener.local_addr()?;
     let poll_state = state.clone();
     let poll = tokio::spawn(async move {
@@ -174,8 +266,8 @@ pub async fn serve_on(
             }
         }
     });
-    tracing::info!(%addr, kit = ?state.kit().map(|k| k.id.clone()), "serving");
-    let app = router(state.clone());
+    tracing::info!(%addr, ?transport, kit = ?state.kit().map(|k| k.id.clone()), "serving");
+    let app = router_for(state.clone(), transport);
     let r = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
