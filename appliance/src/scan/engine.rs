@@ -470,8 +470,8 @@ fn build_finding(
     let mut references: Vec<String> = Vec::new();
     for (a, _) in g.members.iter().chain(g.attached.iter()) {
         for r in a.references() {
-            if !references.contains(r) {
-                references.push(r.clone());
+            if !references.iter().any(|have| **have == **r) {
+                references.push(r.to_string());
             }
         }
     }

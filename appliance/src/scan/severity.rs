@@ -130,13 +130,15 @@ pub enum CvssVersion {
 
 /// The CVSS vector a severity was computed from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+// Fields are declared in name order: serialising a finding then already gives its
+// canonical JSON (keys sorted), see `scan::findings::canonical_json`.
 pub struct Cvss {
-    /// The CVSS version.
-    pub version: CvssVersion,
-    /// The vector as the advisory gives it.
-    pub vector: String,
     /// The base score (0.0–10.0, one decimal).
     pub score: f64,
+    /// The vector as the advisory gives it.
+    pub vector: String,
+    /// The CVSS version.
+    pub version: CvssVersion,
 }
 
 /// A severity and, when it came from one, the CVSS vector behind it.
@@ -375,7 +377,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&c).expect("json"),
-            r#"{"version":"3.1","vector":"x","score":9.8}"#
+            r#"{"score":9.8,"vector":"x","version":"3.1"}"#
         );
     }
 }

@@ -11,18 +11,20 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use importer::datadir::rfc3339;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::auth::{self, Client, Operator};
 use super::error::{ApiError, ApiResult};
-use super::scanner::findings_digest;
 use super::state::{ActiveKit, AppState, LoadedPolicy};
+use super::timing::Timings;
 use crate::evidence::{
     ApplianceFacts, BySeverity, KitFacts, PolicyFacts, ScanPredicate, Statement, Summary,
 };
 use crate::policy::{FindingFacts, Level, MuteRule, Policy};
 use crate::quota::{quota_headers, utc_day};
+use crate::scan::findings::{canonical_json_string, digest_of_canonical};
 use crate::scan::sbom::{SbomError, SbomLimits};
 use crate::store::{
     KitRef, NewPolicy, NewScan, PageRequest, QuotaStatus, ScanFilter, ScanId, ScanRecord,
@@ -177,8 +179,8 @@ pub struct ScanResponse {
     pub verdict: Verdict,
     /// Counts.
     pub summary: Summary,
-    /// Findings, muted included.
-    pub findings: Value,
+    /// Findings, muted included (their canonical JSON, passed through as is).
+    pub findings: Box<RawValue>,
     /// Warnings.
     pub warnings: Vec<String>,
     /// Kit used.
@@ -220,9 +222,10 @@ pub async fn scan(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let started = Instant::now();
+    let mut timings = Timings::new(Instant::now());
     let now = OffsetDateTime::now_utc();
     let client = auth::client(&st, &headers, now)?;
+    timings.mark("auth");
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     if let Some(n) = &q.name
         && (n.is_empty() || n.len() > 512 || n.chars().any(char::is_control))
@@ -249,8 +252,9 @@ pub async fn scan(
             return Err(e);
         }
     };
+    timings.mark("body");
     let st2 = st.clone();
-    blocking(move || run_scan(&st2, &kit, client, q, &bytes, now, started)).await
+    blocking(move || run_scan(&st2, &kit, client, q, &bytes, now, timings)).await
 }
 
 fn run_scan(
@@ -260,7 +264,7 @@ fn run_scan(
     q: ScanQuery,
     bytes: &[u8],
     now: OffsetDateTime,
-    started: Instant,
+    mut timings: Timings,
 ) -> ApiResult<Response> {
     // 1. Parse first: a refused SBOM costs no quota.
     let sbom = crate::scan::sbom::parse(
@@ -271,6 +275,7 @@ fn run_scan(
         st.metrics.sbom_rejected();
         sbom_error(&e)
     })?;
+    timings.mark("parse");
     // 2. Take one unit of quota (exact under concurrency, persisted).
     let day = utc_day(now);
     let decision = st
@@ -293,9 +298,14 @@ fn run_scan(
         .with_field("resets_at", rfc3339(status.resets_at));
         return Ok(with_quota_headers(err.into_response(), &status, true));
     }
+    timings.mark("quota");
     // 3. From here a failure is ours: give the unit back.
-    match scan_accepted(st, kit, &client, q, bytes, sbom, now, started) {
-        Ok(resp) => Ok(with_quota_headers(resp, &decision.status(), false)),
+    match scan_accepted(st, kit, &client, q, bytes, sbom, now, &mut timings) {
+        Ok(mut resp) => {
+            resp.headers_mut()
+                .insert(HeaderName::from_static("server-timing"), timings.header());
+            Ok(with_quota_headers(resp, &decision.status(), false))
+        }
         Err(e) => {
             st.metrics.scan_error();
             if let Err(re) = st.store.quota_refund(&client.quota_key, day, client.limit) {
@@ -352,11 +362,13 @@ fn scan_accepted(
     bytes: &[u8],
     sbom: crate::scan::sbom::Sbom,
     now: OffsetDateTime,
-    started: Instant,
+    timings: &mut Timings,
 ) -> ApiResult<Response> {
     let mut out = kit.scanner.scan(&sbom);
+    timings.mark("match");
     let lp = st.policy();
     let (muted, by, verdict) = apply_policy(&lp.policy, &mut out.findings, now);
+    timings.mark("policy");
     let mut warnings = out.warnings;
     let age = kit.age_days(now);
     let stale = lp
@@ -374,9 +386,11 @@ fn scan_accepted(
             rfc3339(kit.expires_at)
         ));
     }
-    let fdigest = findings_digest(&out.findings);
-    let findings_value = serde_json::to_value(&out.findings).map_err(ApiError::internal)?;
-    let findings_json = findings_value.to_string();
+    // One serialisation serves the digest, the stored row and the answer.
+    let findings_json = canonical_json_string(&out.findings);
+    let fdigest = digest_of_canonical(findings_json.as_bytes());
+    let findings_raw = RawValue::from_string(findings_json.clone()).map_err(ApiError::internal)?;
+    timings.mark("json");
     let sbom_digest = st.store.put_sbom(bytes)?;
     let layers: Vec<Sha256Digest> = sbom
         .layers
@@ -389,6 +403,7 @@ fn scan_accepted(
     if !layers.is_empty() {
         st.store.layers_register(&layers)?;
     }
+    timings.mark("store");
     let name = q
         .name
         .or(sbom.name.clone())
@@ -445,6 +460,7 @@ fn scan_accepted(
         predicate,
     );
     let envelope = statement.sign(&st.key).map_err(ApiError::internal)?;
+    timings.mark("sign");
     let id = st.store.insert_scan(&NewScan {
         created_at: now,
         subject: client.claims.sub.clone(),
@@ -468,8 +484,9 @@ fn scan_accepted(
             sequence: kit.sequence,
         }),
         evidence_json: Some(envelope),
-        duration: started.elapsed(),
+        duration: timings.total(),
     })?;
+    timings.mark("insert");
     if st.config.audit_scans {
         st.audit(
             "scan",
@@ -486,14 +503,15 @@ fn scan_accepted(
             }),
         )?;
     }
+    timings.mark("audit");
     st.metrics
-        .scan_done(verdict == Verdict::Pass, started.elapsed());
+        .scan_done(verdict == Verdict::Pass, timings.total());
     tracing::info!(scan_id = %id, subject = %client.claims.sub, verdict = verdict.as_str(), findings = total, "scan");
     let resp = ScanResponse {
         scan_id: id.to_string(),
         verdict,
         summary,
-        findings: findings_value,
+        findings: findings_raw,
         warnings,
         kit: kit_out,
         findings_digest: fdigest,
@@ -504,7 +522,9 @@ fn scan_accepted(
         created_at: rfc3339(now),
         evidence_url: format!("/api/v1/scans/{id}/evidence"),
     };
-    Ok(Json(resp).into_response())
+    let resp = Json(resp).into_response();
+    timings.mark("response");
+    Ok(resp)
 }
 
 /// A client (own scans only) or an operator (all scans).
@@ -556,7 +576,9 @@ pub async fn get_scan(
         let p = Statement::from_envelope_unverified(envelope)
             .map_err(ApiError::internal)?
             .predicate;
-        let findings: Value = serde_json::from_str(&s.findings_json).map_err(ApiError::internal)?;
+        // Stored as canonical JSON by the scan: passed through, not re-parsed.
+        let findings =
+            RawValue::from_string(s.findings_json.clone()).map_err(ApiError::internal)?;
         let resp = ScanResponse {
             scan_id: rec.id.to_string(),
             verdict: s.verdict,

@@ -33,6 +33,7 @@ pub mod handlers;
 pub mod metrics;
 pub mod scanner;
 pub mod state;
+pub mod timing;
 pub mod tls;
 
 use std::net::SocketAddr;

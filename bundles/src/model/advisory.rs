@@ -230,6 +230,19 @@ pub struct Advisory {
     database_severity: Option<String>,
 }
 
+/// What [`Advisory::into_index_parts`] moves out.
+pub(crate) struct IndexParts {
+    pub(crate) id: AdvisoryId,
+    pub(crate) modified: Timestamp,
+    pub(crate) aliases: Vec<AdvisoryId>,
+    pub(crate) upstream: Vec<AdvisoryId>,
+    pub(crate) summary: Option<String>,
+    pub(crate) severity: Vec<Severity>,
+    pub(crate) database_severity: Option<String>,
+    pub(crate) references: Vec<Reference>,
+    pub(crate) affected: Vec<Affected>,
+}
+
 impl Advisory {
     /// The id.
     pub fn id(&self) -> &AdvisoryId {
@@ -288,6 +301,22 @@ impl Advisory {
     /// `LOW`, `MODERATE`, `HIGH`, `CRITICAL`), the fallback when no CVSS vector exists.
     pub fn database_severity(&self) -> Option<&str> {
         self.database_severity.as_deref()
+    }
+
+    /// Moves out the parts the scan index keeps (see [`crate::index::IndexedAdvisory`]),
+    /// dropping the rest (`details`, the bulk of a real record) without copying anything.
+    pub(crate) fn into_index_parts(self) -> IndexParts {
+        IndexParts {
+            id: self.id,
+            modified: self.modified,
+            aliases: self.aliases,
+            upstream: self.upstream,
+            summary: self.summary,
+            severity: self.severity,
+            database_severity: self.database_severity,
+            references: self.references,
+            affected: self.affected,
+        }
     }
 
     /// Adds what an enrichment source (NVD) knows and the advisory lacks: severity

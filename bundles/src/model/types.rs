@@ -281,6 +281,11 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// The URL, moved out.
+    pub(crate) fn into_url(self) -> String {
+        self.url
+    }
+
     /// Validates a reference (URL non-empty, bounded, no control characters). The URL is
     /// not fetched or parsed further: the sealed side only displays it.
     pub fn new(kind: &str, url: impl Into<String>) -> Result<Reference, ModelError> {
