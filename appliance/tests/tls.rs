@@ -269,6 +269,16 @@ async fn https_serves_and_bad_clients_never_stop_it() {
         .await
         .expect("https /healthz again");
     assert_eq!(a.status, 200);
+
+    // 7. A stalled handshake is cut off by the server after HANDSHAKE_TIMEOUT.
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(
+        tls::HANDSHAKE_TIMEOUT + Duration::from_secs(5),
+        stalled[0].read(&mut buf),
+    )
+    .await
+    .expect("the server closes a stalled handshake");
+    assert_eq!(n.expect("read"), 0, "closed without an answer");
     drop(stalled);
     server.stop().await;
 }
