@@ -18,10 +18,11 @@ use importer::datadir::DataDir;
 
 use super::bundle::{BundleError, ScanInputs, scan_inputs};
 use crate::policy::Policy;
+use crate::policy::rego::ScanFacts;
 use crate::scan::findings::{Finding, findings_digest};
 use crate::scan::sbom::SbomLimits;
 use crate::server::scanner::{ENGINE_VERSION, load_engine};
-use crate::store::{PageRequest, ScanFilter, ScanId, Store};
+use crate::store::{PageRequest, ScanFilter, ScanId, Store, Verdict};
 
 /// Why a replay could not run (a different answer is not an error: see [`Replay`]).
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +102,11 @@ pub struct Replay {
     pub changed: Vec<FindingKey>,
     /// Notes (another engine version, a store digest that disagrees with the evidence).
     pub notes: Vec<String>,
+    /// The verdict the scan recorded.
+    pub recorded_verdict: Verdict,
+    /// The verdict of the replay (the policy's Rego `deny` rules can fail a verdict with
+    /// the same findings, so it is compared too).
+    pub replayed_verdict: Verdict,
 }
 
 impl Replay {
@@ -146,15 +152,41 @@ pub fn replay(store: &dyn Store, dd: &DataDir, id: &ScanId) -> Result<Replay, Re
             }
         })?;
     let mut out = engine.scan(&sbom);
-    // The scan's own time is "now": mutes are judged as they were then.
-    crate::server::handlers::apply_policy(
-        &policy,
-        &mut out.findings,
-        inputs.record.scan.created_at,
+    let scanned_at = inputs.record.scan.created_at;
+    // The same `input.scan` as the scan had: the kit's recorded creation time, the scan's
+    // own time (an unreadable time gives age 0 and a note, below).
+    let kit_created = time::OffsetDateTime::parse(
+        &p.kit.created_at,
+        &time::format_description::well_known::Rfc3339,
     );
+    let scan_facts = ScanFacts {
+        sbom_name: sbom.name.clone(),
+        components: u64::try_from(out.components).unwrap_or(u64::MAX),
+        kit_sequence: p.kit.sequence,
+        kit_age_days: kit_created
+            .as_ref()
+            .map_or(0, |c| (scanned_at - *c).whole_days()),
+    };
+    // The scan's own time is "now": mutes are judged as they were then.
+    let (_, _, verdict, _) =
+        crate::server::handlers::apply_policy(&policy, &mut out.findings, scanned_at, &scan_facts);
     let replayed = findings_digest(&out.findings);
 
     let mut notes = Vec::new();
+    if kit_created.is_err() {
+        notes.push(format!(
+            "the evidence's kit created_at {:?} is not RFC 3339: Rego rules saw kit_age_days 0",
+            p.kit.created_at
+        ));
+    }
+    let recorded_verdict = inputs.record.scan.verdict;
+    if verdict != recorded_verdict {
+        notes.push(format!(
+            "the verdict differs: recorded {}, replayed {}",
+            recorded_verdict.as_str(),
+            verdict.as_str()
+        ));
+    }
     if p.engine_version != ENGINE_VERSION {
         notes.push(format!(
             "the scan ran on engine {}, this replay on {ENGINE_VERSION}",
@@ -209,6 +241,8 @@ pub fn replay(store: &dyn Store, dd: &DataDir, id: &ScanId) -> Result<Replay, Re
         disappeared,
         changed,
         notes,
+        recorded_verdict,
+        replayed_verdict: verdict,
     })
 }
 

@@ -17,6 +17,9 @@
 //!     reason: not reachable from our code
 //!     author: alice
 //!     expires_at: 2026-12-31T00:00:00Z  # optional: the rule stops applying then
+//! rego: |                  # optional: one Rego module (see [`rego`])
+//!   package stella
+//!   mute := "dev-only tooling" if input.package.ecosystem == "npm"
 //! ```
 //!
 //! Severity order is `critical > high > medium > low > unknown`; `fail_on: X` fails the
@@ -36,6 +39,8 @@
 //! let rule = p.mute_for(&f, datetime!(2026-11-22 0:00 UTC)).expect("muted");
 //! assert_eq!(rule.reason, "test only");
 //! ```
+
+pub mod rego;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -84,6 +89,9 @@ pub enum PolicyError {
         /// The limit.
         limit: usize,
     },
+    /// The `rego` module is refused (see [`rego`]).
+    #[error("rego module: {0}")]
+    Rego(#[from] rego::RegoError),
     /// Serialising the policy back to YAML failed.
     #[error("writing the policy as YAML: {0}")]
     Write(String),
@@ -185,6 +193,9 @@ pub struct Policy {
     /// Mute rules.
     #[serde(default)]
     pub mutes: Vec<MuteRule>,
+    /// Optional Rego rules (`mute`, `deny`) for what mute rules cannot say (see [`rego`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rego: Option<rego::RegoModule>,
 }
 
 impl Default for Policy {
@@ -194,6 +205,7 @@ impl Default for Policy {
             fail_on: FailOn::High,
             max_feed_age_days: Some(30),
             mutes: Vec::new(),
+            rego: None,
         }
     }
 }
@@ -352,6 +364,9 @@ impl Policy {
                 count: self.mutes.len(),
                 limit: MAX_MUTES,
             });
+        }
+        if let Some(r) = &self.rego {
+            r.check()?;
         }
         let mut ids = std::collections::BTreeSet::new();
         for (index, r) in self.mutes.iter().enumerate() {

@@ -22,6 +22,7 @@ use super::timing::Timings;
 use crate::evidence::{
     ApplianceFacts, BySeverity, KitFacts, PolicyFacts, ScanPredicate, Statement, Summary,
 };
+use crate::policy::rego::{Decision, RegoFinding, Report as RegoReport, ScanFacts};
 use crate::policy::{FindingFacts, Level, MuteRule, Policy};
 use crate::quota::{quota_headers, utc_day};
 use crate::scan::findings::{canonical_json_string, digest_of_canonical};
@@ -317,16 +318,22 @@ fn run_scan(
 }
 
 /// Applies the policy to `findings` in place; returns (muted count, unmuted severity
-/// counts, verdict). `now` judges mute expiry (replay passes the scan's own time).
+/// counts, verdict, policy warnings). `now` judges mute expiry (replay passes the scan's
+/// own time). `scan` is the `input.scan` of the policy's Rego rules, which run only when
+/// the policy has a module, on the findings no YAML rule mutes (see
+/// [`crate::policy::rego`]); their deny messages and errors are the returned warnings.
 pub fn apply_policy(
     policy: &Policy,
     findings: &mut [crate::scan::findings::Finding],
     now: OffsetDateTime,
-) -> (u32, BySeverity, Verdict) {
+    scan: &ScanFacts,
+) -> (u32, BySeverity, Verdict, Vec<String>) {
     let mut muted = 0u32;
     let mut by = BySeverity::default();
     let mut fail = false;
-    for f in findings.iter_mut() {
+    // YAML rules first: they win over Rego, and what they mute is not evaluated.
+    let mut open = Vec::with_capacity(findings.len());
+    for (i, f) in findings.iter_mut().enumerate() {
         let facts = FindingFacts {
             id: &f.id,
             aliases: &f.aliases,
@@ -340,6 +347,31 @@ pub fn apply_policy(
             muted += 1;
             continue;
         }
+        open.push(i);
+    }
+    let decisions = match &policy.rego {
+        Some(module) if !open.is_empty() => {
+            let inputs: Vec<RegoFinding<'_>> = open
+                .iter()
+                .map(|&i| RegoFinding::of(&findings[i]))
+                .collect();
+            module.evaluate(scan, &inputs)
+        }
+        _ => Vec::new(),
+    };
+    let mut decisions = decisions.into_iter();
+    let mut report = RegoReport::default();
+    for &i in &open {
+        let f = &mut findings[i];
+        if let Some(d) = decisions.next() {
+            if let Decision::Mute(reason) = d {
+                f.muted = true;
+                f.mute_reason = Some(reason);
+                muted += 1;
+                continue;
+            }
+            fail |= report.record(&f.id, &f.package.name, &d);
+        }
         let level = Level::parse(f.severity.as_str());
         match level {
             Level::Critical => by.critical += 1,
@@ -350,7 +382,8 @@ pub fn apply_policy(
         }
         fail |= policy.fail_on.fails(level);
     }
-    (muted, by, if fail { Verdict::Fail } else { Verdict::Pass })
+    let verdict = if fail { Verdict::Fail } else { Verdict::Pass };
+    (muted, by, verdict, report.into_warnings())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -367,9 +400,17 @@ fn scan_accepted(
     let mut out = kit.scanner.scan(&sbom);
     timings.mark("match");
     let lp = st.policy();
-    let (muted, by, verdict) = apply_policy(&lp.policy, &mut out.findings, now);
+    let scan_facts = ScanFacts {
+        sbom_name: sbom.name.clone(),
+        components: u64::try_from(out.components).unwrap_or(u64::MAX),
+        kit_sequence: kit.sequence,
+        kit_age_days: kit.age_days(now),
+    };
+    let (muted, by, verdict, policy_warnings) =
+        apply_policy(&lp.policy, &mut out.findings, now, &scan_facts);
     timings.mark("policy");
     let mut warnings = out.warnings;
+    warnings.extend(policy_warnings);
     let age = kit.age_days(now);
     let stale = lp
         .policy
