@@ -93,6 +93,11 @@ pub struct IndexLimits {
     pub max_files: usize,
     /// Largest accepted JSONL line in bytes (default: the model's per-advisory cap).
     pub max_line_bytes: usize,
+    /// Where to keep the records' details ([`AdvisoryIndex::details`]): an unlinked
+    /// temporary file in this directory, or memory when `None` (the default). The
+    /// appliance passes the kit's directory, so a 200,000-record index keeps only what
+    /// matching needs on the heap.
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for IndexLimits {
@@ -102,6 +107,7 @@ impl Default for IndexLimits {
             max_file_bytes: 4 * 1024 * 1024 * 1024,
             max_files: 256,
             max_line_bytes: crate::model::limits::MAX_ADVISORY_JSON_BYTES,
+            spill_dir: None,
         }
     }
 }
@@ -116,6 +122,12 @@ impl IndexLimits {
     /// Sets the per-file byte cap.
     pub fn max_file_bytes(mut self, n: u64) -> Self {
         self.max_file_bytes = n;
+        self
+    }
+
+    /// Keeps record details in an unlinked file in `dir` (see [`IndexLimits::spill_dir`]).
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spill_dir = Some(dir.into());
         self
     }
 
@@ -174,6 +186,15 @@ pub enum IndexError {
         /// The limit.
         limit: usize,
     },
+    /// A record's details could not be read back from the details store.
+    #[error("advisory record {record}: details unreadable: {source}")]
+    Details {
+        /// The record position.
+        record: usize,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// More advisories than [`IndexLimits::max_advisories`].
     #[error("{path}: more than {limit} advisories in the kit")]
     TooManyAdvisories {
@@ -184,78 +205,142 @@ pub enum IndexError {
     },
 }
 
-/// One advisory as the index keeps it: what a finding needs, without the long `details`
-/// text (kept in the kit, not in memory: it is the bulk of real OSV records). Moved out
-/// of the parsed [`Advisory`] (nothing copied) into exact-size boxes (no spare
-/// capacity): with 200,000 records every word per record is 1.6 MB.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// The matching half of an advisory, which the index keeps in memory: its id and its
+/// affected entries (moved out of the parsed [`Advisory`], exact-size).
+///
+/// What a finding *shows* (aliases, summary, severities, references) is the bulk of a
+/// record and is needed only for the few records a scan matches, so it lives in the
+/// index's details store ([`AdvisoryIndex::details`]); see [`IndexLimits::spill_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedAdvisory {
     id: AdvisoryId,
-    modified: Timestamp,
-    aliases: Box<[AdvisoryId]>,
-    upstream: Box<[AdvisoryId]>,
-    summary: Option<Box<str>>,
-    severity: Box<[Severity]>,
-    database_severity: Option<Box<str>>,
-    references: Box<[Box<str>]>,
     affected: Box<[Affected]>,
 }
 
 impl IndexedAdvisory {
-    fn from_advisory(a: Advisory) -> Self {
-        let p = a.into_index_parts();
-        IndexedAdvisory {
-            id: p.id,
-            modified: p.modified,
-            aliases: p.aliases.into_boxed_slice(),
-            upstream: p.upstream.into_boxed_slice(),
-            summary: p.summary.map(String::into_boxed_str),
-            severity: p.severity.into_boxed_slice(),
-            database_severity: p.database_severity.map(String::into_boxed_str),
-            references: p
-                .references
-                .into_iter()
-                .map(|r| r.into_url().into_boxed_str())
-                .collect(),
-            affected: p.affected.into_boxed_slice(),
-        }
-    }
-
     /// The record id.
     pub fn id(&self) -> &AdvisoryId {
         &self.id
     }
-    /// Last modification time.
-    pub fn modified(&self) -> &Timestamp {
-        &self.modified
-    }
-    /// Ids of the same vulnerability elsewhere.
-    pub fn aliases(&self) -> &[AdvisoryId] {
-        &self.aliases
-    }
-    /// Ids this record was derived from (Debian, Alpine put their CVE here).
-    pub fn upstream(&self) -> &[AdvisoryId] {
-        &self.upstream
-    }
-    /// One-line summary.
-    pub fn summary(&self) -> Option<&str> {
-        self.summary.as_deref()
-    }
-    /// Top-level severities.
-    pub fn severity(&self) -> &[Severity] {
-        &self.severity
-    }
-    /// The source database's own rating (GHSA `LOW`…`CRITICAL`).
-    pub fn database_severity(&self) -> Option<&str> {
-        self.database_severity.as_deref()
-    }
-    /// Reference URLs, in record order.
-    pub fn references(&self) -> &[Box<str>] {
-        &self.references
-    }
     /// Affected packages.
     pub fn affected(&self) -> &[Affected] {
         &self.affected
+    }
+}
+
+/// What a finding shows about one advisory ([`AdvisoryIndex::details`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct AdvisoryDetails {
+    /// Last modification time (canonical UTC text).
+    pub modified: String,
+    /// Ids of the same vulnerability elsewhere.
+    pub aliases: Vec<AdvisoryId>,
+    /// Ids this record was derived from (Debian, Alpine put their CVE here).
+    pub upstream: Vec<AdvisoryId>,
+    /// One-line summary.
+    pub summary: Option<String>,
+    /// Top-level severities.
+    pub severity: Vec<Severity>,
+    /// The source database's own rating (GHSA `LOW`…`CRITICAL`).
+    pub database_severity: Option<String>,
+    /// Reference URLs, in record order.
+    pub references: Vec<String>,
+}
+
+/// A parsed record while the index is built: what stays in memory, and where its
+/// details block went.
+#[derive(Debug)]
+struct Parsed {
+    id: AdvisoryId,
+    modified: Timestamp,
+    affected: Box<[Affected]>,
+    at: Loc,
+}
+
+/// Where one record's details block is: part (one per loaded file) and byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    part: u32,
+    len: u32,
+    from: u64,
+}
+
+/// Where detail blocks are written while a file loads: memory, or an unlinked file in
+/// the spill directory.
+enum Sink {
+    Memory(Vec<u8>),
+    #[cfg(unix)]
+    File(std::io::BufWriter<fs::File>, u64),
+}
+
+impl Sink {
+    fn new(spill_dir: Option<&Path>) -> Sink {
+        #[cfg(unix)]
+        if let Some(f) = spill_dir.and_then(|d| tempfile::tempfile_in(d).ok()) {
+            return Sink::File(std::io::BufWriter::with_capacity(1 << 20, f), 0);
+        }
+        let _ = spill_dir;
+        Sink::Memory(Vec::new())
+    }
+
+    /// Appends a block; returns its start.
+    fn put(&mut self, block: &[u8]) -> std::io::Result<u64> {
+        match self {
+            Sink::Memory(m) => {
+                let from = m.len() as u64;
+                m.extend_from_slice(block);
+                Ok(from)
+            }
+            #[cfg(unix)]
+            Sink::File(w, len) => {
+                use std::io::Write as _;
+                let from = *len;
+                w.write_all(block)?;
+                *len += block.len() as u64;
+                Ok(from)
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Part> {
+        Ok(match self {
+            Sink::Memory(mut m) => {
+                m.shrink_to_fit();
+                Part::Memory(m)
+            }
+            #[cfg(unix)]
+            Sink::File(w, _) => Part::File(w.into_inner().map_err(|e| e.into_error())?),
+        })
+    }
+}
+
+/// One finished part of the details store.
+#[derive(Debug)]
+enum Part {
+    Memory(Vec<u8>),
+    #[cfg(unix)]
+    File(fs::File),
+}
+
+impl Part {
+    fn read(&self, from: u64, len: u32) -> std::io::Result<Cow<'_, [u8]>> {
+        let bad =
+            || std::io::Error::new(std::io::ErrorKind::InvalidData, "detail block out of range");
+        let len = usize::try_from(len).map_err(|_| bad())?;
+        match self {
+            Part::Memory(m) => {
+                let from = usize::try_from(from).map_err(|_| bad())?;
+                let to = from.checked_add(len).ok_or_else(bad)?;
+                m.get(from..to).map(Cow::Borrowed).ok_or_else(bad)
+            }
+            #[cfg(unix)]
+            Part::File(f) => {
+                use std::os::unix::fs::FileExt as _;
+                let mut buf = vec![0u8; len];
+                f.read_exact_at(&mut buf, from)?;
+                Ok(Cow::Owned(buf))
+            }
+        }
     }
 }
 
@@ -306,6 +391,10 @@ pub struct AdvisoryIndex {
     records: Vec<IndexedAdvisory>,
     by_package: HashMap<BaseEcosystem, HashMap<Box<str>, Vec<Entry>>>,
     stats: IndexStats,
+    /// The details store: one part per loaded file.
+    parts: Vec<Part>,
+    /// Where record `i`'s details block is.
+    details_at: Vec<Loc>,
 }
 
 /// The lookup name of `name` in `base` (see the module table). Borrowed when unchanged.
@@ -424,11 +513,15 @@ impl AdvisoryIndex {
     /// when an id occurs twice, the newer `modified` wins (equal: the one whose indexed
     /// form's JSON sorts first), so the result does not depend on the input order.
     pub fn from_advisories(advisories: impl IntoIterator<Item = Advisory>) -> AdvisoryIndex {
-        let mut b = Builder::default();
+        let mut b = Builder::new(None);
         for a in advisories {
-            b.add(a);
+            // In memory, writing a block cannot fail (no record reaches 4 GiB).
+            let _ = b.add(a);
         }
-        b.finish()
+        match b.seal() {
+            Ok(sealed) => assemble(vec![sealed]),
+            Err(_) => AdvisoryIndex::default(),
+        }
     }
 
     /// Loads every `advisories/*.jsonl` file under an unpacked kit directory `kit_dir`
@@ -475,7 +568,7 @@ impl AdvisoryIndex {
             .map_or(1, std::num::NonZeroUsize::get)
             .min(files.len())
             .max(1);
-        let slots: Vec<Mutex<Option<Result<Builder, IndexError>>>> =
+        let slots: Vec<Mutex<Option<Result<Sealed, IndexError>>>> =
             files.iter().map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for _ in 0..threads {
@@ -496,17 +589,17 @@ impl AdvisoryIndex {
                 });
             }
         });
-        let mut b = Builder::default();
+        let mut loaded = Vec::with_capacity(files.len());
         for slot in slots {
             match slot.into_inner().unwrap_or_else(PoisonError::into_inner) {
-                Some(Ok(part)) => b.merge(part),
+                Some(Ok(part)) => loaded.push(part),
                 Some(Err(e)) => return Err(e),
                 // Not loaded because an earlier error stopped the workers: that error
                 // comes first in file order or already returned above.
                 None => {}
             }
         }
-        Ok(b.finish())
+        Ok(assemble(loaded))
     }
 
     /// Number of indexed advisories.
@@ -522,6 +615,31 @@ impl AdvisoryIndex {
     /// Statistics for the dashboard.
     pub fn stats(&self) -> &IndexStats {
         &self.stats
+    }
+
+    /// What a finding shows about record `record` (a [`Hit::record`]): read from the
+    /// details store, so call it only for the records a scan matched.
+    ///
+    /// # Errors
+    ///
+    /// [`IndexError::Details`] when the record does not exist or the store cannot be read.
+    pub fn details(&self, record: usize) -> Result<AdvisoryDetails, IndexError> {
+        let err = |source| IndexError::Details { record, source };
+        let missing = || {
+            err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such record",
+            ))
+        };
+        let at = *self.details_at.get(record).ok_or_else(missing)?;
+        let part = self.parts.get(at.part as usize).ok_or_else(missing)?;
+        let block = part.read(at.from, at.len).map_err(err)?;
+        decode_details(&block).ok_or_else(|| {
+            err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "details block does not decode",
+            ))
+        })
     }
 
     /// Every indexed advisory, sorted by id.
@@ -556,109 +674,271 @@ impl AdvisoryIndex {
     }
 }
 
-#[derive(Default)]
 struct Builder {
-    records: Vec<IndexedAdvisory>,
+    records: Vec<Parsed>,
     withdrawn: usize,
+    sink: Sink,
+    block: Vec<u8>,
+}
+
+/// A loaded file: its records (whose `at.part` is 0), withdrawn count and details part.
+struct Sealed {
+    records: Vec<Parsed>,
+    withdrawn: usize,
+    part: Part,
 }
 
 impl Builder {
-    fn add(&mut self, a: Advisory) {
+    fn new(spill_dir: Option<&Path>) -> Builder {
+        Builder {
+            records: Vec::new(),
+            withdrawn: 0,
+            sink: Sink::new(spill_dir),
+            block: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, a: Advisory) -> std::io::Result<()> {
         if a.withdrawn().is_some() {
             self.withdrawn += 1;
-            return;
+            return Ok(());
         }
-        // Slim at once: the full record (details and all) is dropped here, so a load never
-        // holds every parsed advisory at the same time.
-        self.records.push(IndexedAdvisory::from_advisory(a));
-    }
-
-    fn merge(&mut self, other: Builder) {
-        self.records.extend(other.records);
-        self.withdrawn += other.withdrawn;
-    }
-
-    fn finish(self) -> AdvisoryIndex {
-        let mut records = self.records;
-        // Same id twice: keep the preferred one (sorted first), whatever the input order.
-        records.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| preference(a, b)));
-        records.dedup_by(|later, kept| later.id == kept.id);
-        records.shrink_to_fit();
-        let mut by_package: HashMap<BaseEcosystem, HashMap<Box<str>, Vec<Entry>>> = HashMap::new();
-        let mut stats = IndexStats {
-            withdrawn: self.withdrawn,
-            ..IndexStats::default()
+        // Slim at once: the details block is written out and the full record dropped
+        // here, so what stays on the heap is only what matching needs, allocated in
+        // order (no holes left by freed details between live records).
+        let p = a.into_index_parts();
+        let details = AdvisoryDetails {
+            modified: String::new(),
+            aliases: p.aliases,
+            upstream: p.upstream,
+            summary: p.summary,
+            severity: p.severity,
+            database_severity: p.database_severity,
+            references: p.references.into_iter().map(|r| r.into_url()).collect(),
         };
-        let mut newest: Option<&Timestamp> = None;
-        let mut eco_newest: BTreeMap<String, &Timestamp> = BTreeMap::new();
-        for (i, a) in records.iter().enumerate() {
-            // Ids beyond u32 cannot occur: the loader caps advisories far below that.
-            let Ok(record) = u32::try_from(i) else { break };
-            let mut seen_bases: Vec<&BaseEcosystem> = Vec::new();
-            for (j, aff) in a.affected.iter().enumerate() {
-                let Ok(affected) = u32::try_from(j) else {
-                    break;
-                };
-                let base = aff.package().ecosystem().base();
-                let name = normalize_name(base, aff.package().name());
-                let names = by_package.entry(base.clone()).or_default();
-                match names.get_mut(name.as_ref()) {
-                    Some(v) => v.push(Entry { record, affected }),
-                    None => {
-                        names.insert(name.into(), vec![Entry { record, affected }]);
-                    }
+        self.block.clear();
+        encode_details(&details, p.modified.as_str(), &mut self.block);
+        let len = u32::try_from(self.block.len()).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "record too large")
+        })?;
+        let from = self.sink.put(&self.block)?;
+        self.records.push(Parsed {
+            id: p.id,
+            modified: p.modified,
+            affected: p.affected.into_boxed_slice(),
+            at: Loc { part: 0, len, from },
+        });
+        Ok(())
+    }
+
+    /// Closes the details sink.
+    fn seal(self) -> std::io::Result<Sealed> {
+        Ok(Sealed {
+            records: self.records,
+            withdrawn: self.withdrawn,
+            part: self.sink.finish()?,
+        })
+    }
+}
+
+/// Builds the index from loaded files, in file order.
+fn assemble(files: Vec<Sealed>) -> AdvisoryIndex {
+    let mut parsed = Vec::with_capacity(files.iter().map(|f| f.records.len()).sum());
+    let mut parts = Vec::with_capacity(files.len());
+    let mut withdrawn = 0;
+    for f in files {
+        let part = u32::try_from(parts.len()).unwrap_or(u32::MAX);
+        parsed.extend(f.records.into_iter().map(|mut r| {
+            r.at.part = part;
+            r
+        }));
+        parts.push(f.part);
+        withdrawn += f.withdrawn;
+    }
+    // Same id twice: keep the preferred one (sorted first), whatever the input order.
+    parsed.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| preference(a, b, &parts)));
+    parsed.dedup_by(|later, kept| later.id == kept.id);
+    let mut by_package: HashMap<BaseEcosystem, HashMap<Box<str>, Vec<Entry>>> = HashMap::new();
+    let mut stats = IndexStats {
+        withdrawn,
+        ..IndexStats::default()
+    };
+    let mut newest: Option<&Timestamp> = None;
+    let mut eco_newest: BTreeMap<String, &Timestamp> = BTreeMap::new();
+    for (i, a) in parsed.iter().enumerate() {
+        // Ids beyond u32 cannot occur: the loader caps advisories far below that.
+        let Ok(record) = u32::try_from(i) else { break };
+        let mut seen_bases: Vec<&BaseEcosystem> = Vec::new();
+        for (j, aff) in a.affected.iter().enumerate() {
+            let Ok(affected) = u32::try_from(j) else {
+                break;
+            };
+            let base = aff.package().ecosystem().base();
+            let name = normalize_name(base, aff.package().name());
+            let names = by_package.entry(base.clone()).or_default();
+            match names.get_mut(name.as_ref()) {
+                Some(v) => v.push(Entry { record, affected }),
+                None => {
+                    names.insert(name.into(), vec![Entry { record, affected }]);
                 }
-                if !seen_bases.contains(&base) {
-                    seen_bases.push(base);
-                    let s = stats
-                        .ecosystems
-                        .entry(base.as_str().to_string())
-                        .or_default();
-                    s.advisories += 1;
-                    let n = eco_newest
-                        .entry(base.as_str().to_string())
-                        .or_insert(&a.modified);
-                    if a.modified.datetime() > n.datetime() {
-                        *n = &a.modified;
-                    }
+            }
+            if !seen_bases.contains(&base) {
+                seen_bases.push(base);
+                let s = stats
+                    .ecosystems
+                    .entry(base.as_str().to_string())
+                    .or_default();
+                s.advisories += 1;
+                let n = eco_newest
+                    .entry(base.as_str().to_string())
+                    .or_insert(&a.modified);
+                if a.modified.datetime() > n.datetime() {
+                    *n = &a.modified;
                 }
             }
-            if newest.is_none_or(|n| a.modified.datetime() > n.datetime()) {
-                newest = Some(&a.modified);
-            }
         }
-        for names in by_package.values_mut() {
-            for entries in names.values_mut() {
-                entries.shrink_to_fit();
-            }
-        }
-        for (base, names) in &by_package {
-            if let Some(s) = stats.ecosystems.get_mut(base.as_str()) {
-                s.packages = names.len();
-            }
-        }
-        for (eco, t) in eco_newest {
-            if let Some(s) = stats.ecosystems.get_mut(&eco) {
-                s.newest_modified = Some(t.as_str().to_string());
-            }
-        }
-        stats.advisories = records.len();
-        stats.newest_modified = newest.map(|t| t.as_str().to_string());
-        AdvisoryIndex {
-            records,
-            by_package,
-            stats,
+        if newest.is_none_or(|n| a.modified.datetime() > n.datetime()) {
+            newest = Some(&a.modified);
         }
     }
+    for names in by_package.values_mut() {
+        for entries in names.values_mut() {
+            entries.shrink_to_fit();
+        }
+    }
+    for (base, names) in &by_package {
+        if let Some(s) = stats.ecosystems.get_mut(base.as_str()) {
+            s.packages = names.len();
+        }
+    }
+    for (eco, t) in eco_newest {
+        if let Some(s) = stats.ecosystems.get_mut(&eco) {
+            s.newest_modified = Some(t.as_str().to_string());
+        }
+    }
+    stats.advisories = parsed.len();
+    stats.newest_modified = newest.map(|t| t.as_str().to_string());
+    let mut records = Vec::with_capacity(parsed.len());
+    let mut details_at = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        details_at.push(p.at);
+        records.push(IndexedAdvisory {
+            id: p.id,
+            affected: p.affected,
+        });
+    }
+    AdvisoryIndex {
+        records,
+        by_package,
+        stats,
+        parts,
+        details_at,
+    }
+}
+
+/// Appends one record's details: each string as a little-endian `u32` length and its
+/// bytes; each list as a `u32` count and its strings; an absent optional string as
+/// `u32::MAX`. Only [`decode_details`] reads it, in the same process.
+fn encode_details(d: &AdvisoryDetails, modified: &str, out: &mut Vec<u8>) {
+    fn put(out: &mut Vec<u8>, s: &str) {
+        // Every string is bounded far below 4 GiB by the model's limits.
+        out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX - 1).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    fn opt(out: &mut Vec<u8>, s: Option<&str>) {
+        match s {
+            Some(s) => put(out, s),
+            None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+        }
+    }
+    fn count(out: &mut Vec<u8>, n: usize) {
+        out.extend_from_slice(&u32::try_from(n).unwrap_or(0).to_le_bytes());
+    }
+    put(out, modified);
+    count(out, d.aliases.len());
+    for a in &d.aliases {
+        put(out, a.as_str());
+    }
+    count(out, d.upstream.len());
+    for a in &d.upstream {
+        put(out, a.as_str());
+    }
+    opt(out, d.summary.as_deref());
+    count(out, d.severity.len());
+    for s in &d.severity {
+        put(out, s.kind().as_str());
+        put(out, s.score());
+    }
+    opt(out, d.database_severity.as_deref());
+    count(out, d.references.len());
+    for r in &d.references {
+        put(out, r);
+    }
+}
+
+struct Decoder<'a>(&'a [u8]);
+
+impl<'a> Decoder<'a> {
+    fn u32(&mut self) -> Option<u32> {
+        let (head, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_le_bytes(*head))
+    }
+    fn str_of_len(&mut self, n: u32) -> Option<&'a str> {
+        let n = usize::try_from(n).ok()?;
+        if n > self.0.len() {
+            return None;
+        }
+        let (s, rest) = self.0.split_at(n);
+        self.0 = rest;
+        std::str::from_utf8(s).ok()
+    }
+    fn str(&mut self) -> Option<&'a str> {
+        let n = self.u32()?;
+        self.str_of_len(n)
+    }
+    fn opt(&mut self) -> Option<Option<&'a str>> {
+        match self.u32()? {
+            u32::MAX => Some(None),
+            n => self.str_of_len(n).map(Some),
+        }
+    }
+    fn ids(&mut self) -> Option<Vec<AdvisoryId>> {
+        let n = self.u32()?;
+        (0..n).map(|_| AdvisoryId::new(self.str()?).ok()).collect()
+    }
+}
+
+/// Reads back what [`encode_details`] wrote; `None` for anything else.
+fn decode_details(block: &[u8]) -> Option<AdvisoryDetails> {
+    let mut d = Decoder(block);
+    let modified = d.str()?.to_owned();
+    let aliases = d.ids()?;
+    let upstream = d.ids()?;
+    let summary = d.opt()?.map(str::to_owned);
+    let n = d.u32()?;
+    let severity = (0..n)
+        .map(|_| Severity::new(d.str()?, d.str()?).ok())
+        .collect::<Option<Vec<_>>>()?;
+    let database_severity = d.opt()?.map(str::to_owned);
+    let n = d.u32()?;
+    let references = (0..n)
+        .map(|_| d.str().map(str::to_owned))
+        .collect::<Option<Vec<_>>>()?;
+    d.0.is_empty().then_some(AdvisoryDetails {
+        modified,
+        aliases,
+        upstream,
+        summary,
+        severity,
+        database_severity,
+        references,
+    })
 }
 
 /// Parses one `*.jsonl` file into a partial index, counting records into `count` (shared
 /// by all files, for [`IndexLimits::max_advisories`]).
-fn load_file(
-    path: &Path,
-    limits: &IndexLimits,
-    count: &AtomicUsize,
-) -> Result<Builder, IndexError> {
+fn load_file(path: &Path, limits: &IndexLimits, count: &AtomicUsize) -> Result<Sealed, IndexError> {
     let io = |source| IndexError::Io {
         path: path.to_path_buf(),
         source,
@@ -674,7 +954,7 @@ fn load_file(
     }
     let reader = JsonlReader::new(BufReader::with_capacity(1 << 16, file))
         .max_line_bytes(limits.max_line_bytes);
-    let mut b = Builder::default();
+    let mut b = Builder::new(limits.spill_dir.as_deref());
     for item in reader {
         let advisory = item.map_err(|e| match e {
             ModelError::Line { line, source } => IndexError::Record {
@@ -694,25 +974,31 @@ fn load_file(
                 limit: limits.max_advisories,
             });
         }
-        b.add(advisory);
+        b.add(advisory).map_err(io)?;
     }
-    Ok(b)
+    b.seal().map_err(io)
 }
 
 /// The order among records of one id: the newer `modified` first; on a tie, the one whose
-/// indexed form's JSON sorts first. A total order, so the record kept does not depend on
-/// the input order. (Ties differing only in what the index drops, such as `details`, keep
-/// an identical indexed form either way.)
-fn preference(a: &IndexedAdvisory, b: &IndexedAdvisory) -> std::cmp::Ordering {
+/// indexed form (affected entries as JSON, then details block) sorts first. A total
+/// order, so the record kept does not depend on the input order. (Ties differing only in
+/// what the index drops, such as `details`, keep an identical indexed form either way.)
+fn preference(a: &Parsed, b: &Parsed, parts: &[Part]) -> std::cmp::Ordering {
     b.modified
         .datetime()
         .cmp(&a.modified.datetime())
         .then_with(|| {
-            if a == b {
-                return std::cmp::Ordering::Equal;
-            }
             // Serialising plain validated values cannot fail; an empty key still orders.
-            let key = |x: &IndexedAdvisory| serde_json::to_vec(x).unwrap_or_default();
+            let key = |x: &Parsed| {
+                let mut k = serde_json::to_vec(&x.affected).unwrap_or_default();
+                if let Some(Ok(block)) = parts
+                    .get(x.at.part as usize)
+                    .map(|p| p.read(x.at.from, x.at.len))
+                {
+                    k.extend_from_slice(&block);
+                }
+                k
+            };
             key(a).cmp(&key(b))
         })
 }
@@ -878,10 +1164,72 @@ mod tests {
         ] {
             let index = AdvisoryIndex::from_advisories(order);
             assert_eq!(index.len(), 1);
-            assert_eq!(index.advisories()[0].summary(), Some("new"));
+            assert_eq!(
+                index.details(0).expect("details").summary.as_deref(),
+                Some("new")
+            );
             assert_eq!(index.stats().withdrawn, 1);
             assert_eq!(ids(&index, "npm", "a"), ["X-1"]);
         }
+    }
+
+    #[test]
+    fn details_come_back_the_same_from_memory_and_from_the_spill_file() {
+        let full = rec(
+            "GHSA-aaaa-bbbb-cccc",
+            "2024-01-01T00:00:00Z",
+            "npm",
+            "a",
+            r#","aliases":["CVE-2024-1"],"upstream":["CVE-2024-2","CVE-2024-3"],
+               "summary":"Ünïcode summary","details":"long text not kept",
+               "severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+               "database_specific":{"severity":"HIGH"},
+               "references":[{"type":"WEB","url":"https://example.test/1"},{"type":"ADVISORY","url":"https://example.test/2"}]"#,
+        );
+        let bare = rec("X-1", "2024-01-02T00:00:00Z", "npm", "b", "");
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("advisories")).expect("mkdir");
+        let mut buf = Vec::new();
+        write_jsonl(&mut buf, [&full, &bare]).expect("write");
+        fs::write(dir.path().join("advisories/npm.jsonl"), &buf).expect("write");
+        let memory = AdvisoryIndex::from_advisories([full.clone(), bare.clone()]);
+        let spilled = AdvisoryIndex::from_jsonl_dir(
+            dir.path(),
+            &IndexLimits::default().spill_dir(dir.path()),
+        )
+        .expect("load");
+        assert!(matches!(spilled.parts[..], [Part::File(_)]));
+        assert!(matches!(memory.parts[..], [Part::Memory(_)]));
+        let d = memory.details(0).expect("details");
+        assert_eq!(d.aliases, [AdvisoryId::new("CVE-2024-1").expect("id")]);
+        assert_eq!(d.upstream.len(), 2);
+        assert_eq!(d.summary.as_deref(), Some("Ünïcode summary"));
+        assert_eq!(d.severity.len(), 1);
+        assert_eq!(
+            d.references,
+            ["https://example.test/1", "https://example.test/2"]
+        );
+        assert_eq!(d.modified, "2024-01-01T00:00:00Z");
+        for i in 0..2 {
+            assert_eq!(
+                memory.details(i).expect("m"),
+                spilled.details(i).expect("s")
+            );
+        }
+        assert_eq!(memory.details(1).expect("bare").summary, None);
+        assert!(matches!(
+            spilled.details(2),
+            Err(IndexError::Details { record: 2, .. })
+        ));
+        // Anything but an encoded block is refused, never misread.
+        let mut block = Vec::new();
+        encode_details(&d, &d.modified, &mut block);
+        assert_eq!(decode_details(&block), Some(d));
+        for cut in 0..block.len() {
+            assert_eq!(decode_details(&block[..cut]), None, "cut at {cut}");
+        }
+        block.push(0);
+        assert_eq!(decode_details(&block), None);
     }
 
     #[test]

@@ -37,7 +37,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bundles::index::{AdvisoryIndex, Hit, IndexedAdvisory};
+use bundles::index::{AdvisoryDetails, AdvisoryIndex, Hit, IndexedAdvisory};
 use bundles::model::{
     Affected, BaseEcosystem, Ecosystem, Evaluation, Orderings, Range, VersionOrdering,
     VersionScheme,
@@ -169,7 +169,23 @@ impl Engine {
         if matched.is_empty() {
             return;
         }
-        for group in group_records(&matched) {
+        // What findings show is read from the index's details store for the matched
+        // records only.
+        let mut details: Vec<(usize, AdvisoryDetails)> = Vec::with_capacity(matched.len());
+        for h in &matched {
+            if details.iter().any(|(r, _)| *r == h.record) {
+                continue;
+            }
+            let d = self.index.details(h.record).unwrap_or_else(|e| {
+                warnings.push(format!(
+                    "{} ({eco}): {e}; the finding is reported without aliases, summary, severity or references",
+                    describe(c)
+                ));
+                AdvisoryDetails::default()
+            });
+            details.push((h.record, d));
+        }
+        for group in group_records(&matched, &details) {
             findings.push(build_finding(c, eco, version, &group, eco_ordering));
         }
     }
@@ -221,6 +237,7 @@ fn leading_digits(s: &str) -> Option<String> {
 /// One matched record and its matching affected entries.
 struct Matched<'a> {
     advisory: &'a IndexedAdvisory,
+    details: &'a AdvisoryDetails,
     affected: Vec<&'a Affected>,
 }
 
@@ -228,8 +245,8 @@ impl Matched<'_> {
     /// `CVE-` ids in `upstream`: more than one makes this a multi-vulnerability record.
     fn upstream_cves(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
-            .advisory
-            .upstream()
+            .details
+            .upstream
             .iter()
             .map(|i| i.as_str())
             .filter(|i| i.starts_with("CVE-"))
@@ -245,12 +262,11 @@ impl Matched<'_> {
 
     /// The ids used to merge: id, aliases, and upstream unless this is a bundle.
     fn keys(&self) -> Vec<&str> {
-        let a = self.advisory;
-        let mut k: Vec<&str> = std::iter::once(a.id().as_str())
-            .chain(a.aliases().iter().map(|i| i.as_str()))
+        let mut k: Vec<&str> = std::iter::once(self.advisory.id().as_str())
+            .chain(self.details.aliases.iter().map(|i| i.as_str()))
             .collect();
         if !self.is_bundle() {
-            k.extend(a.upstream().iter().map(|i| i.as_str()));
+            k.extend(self.details.upstream.iter().map(|i| i.as_str()));
         }
         k
     }
@@ -265,7 +281,10 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 }
 
 /// Groups the matched records of one component (see the module documentation).
-fn group_records<'a>(hits: &[Hit<'a>]) -> Vec<GroupOwned<'a>> {
+fn group_records<'a>(
+    hits: &[Hit<'a>],
+    details: &'a [(usize, AdvisoryDetails)],
+) -> Vec<GroupOwned<'a>> {
     // One entry per record, in index (= id) order; a record may match through several
     // affected entries (two ranges for the same package, listed separately).
     let mut order: Vec<usize> = hits.iter().map(|h| h.record).collect();
@@ -276,8 +295,10 @@ fn group_records<'a>(hits: &[Hit<'a>]) -> Vec<GroupOwned<'a>> {
         .filter_map(|r| {
             let hs: Vec<&Hit<'a>> = hits.iter().filter(|h| h.record == *r).collect();
             let first = hs.first()?;
+            let (_, d) = details.iter().find(|(rec, _)| rec == r)?;
             Some(Matched {
                 advisory: first.advisory,
+                details: d,
                 affected: hs.iter().map(|h| h.affected).collect(),
             })
         })
@@ -345,21 +366,30 @@ fn group_records<'a>(hits: &[Hit<'a>]) -> Vec<GroupOwned<'a>> {
         out.push(GroupOwned {
             members: members
                 .iter()
-                .map(|&i| (records[i].advisory, records[i].affected.clone()))
+                .map(|&i| {
+                    let r = &records[i];
+                    (r.advisory, r.details, r.affected.clone())
+                })
                 .collect(),
             attached: attached
                 .iter()
-                .map(|&i| (records[i].advisory, records[i].affected.clone()))
+                .map(|&i| {
+                    let r = &records[i];
+                    (r.advisory, r.details, r.affected.clone())
+                })
                 .collect(),
         });
     }
     out
 }
 
+/// A record in a group: the advisory, its details, its matching affected entries.
+type Member<'a> = (&'a IndexedAdvisory, &'a AdvisoryDetails, Vec<&'a Affected>);
+
 /// A merged group: member records, plus multi-CVE records attached to it.
 struct GroupOwned<'a> {
-    members: Vec<(&'a IndexedAdvisory, Vec<&'a Affected>)>,
-    attached: Vec<(&'a IndexedAdvisory, Vec<&'a Affected>)>,
+    members: Vec<Member<'a>>,
+    attached: Vec<Member<'a>>,
 }
 
 /// The primary id: a CVE record id, else a GHSA record id, else the smallest record id.
@@ -394,16 +424,16 @@ fn build_finding(
     eco_ordering: &dyn VersionOrdering,
 ) -> Finding {
     let semver = semver_ranges_ordering(eco.scheme());
-    let record_ids: Vec<&str> = g.members.iter().map(|(a, _)| a.id().as_str()).collect();
+    let record_ids: Vec<&str> = g.members.iter().map(|(a, _, _)| a.id().as_str()).collect();
     let primary = primary_id(&record_ids);
 
     let mut ids: Vec<&str> = Vec::new();
-    for (a, _) in &g.members {
+    for (a, d, _) in &g.members {
         ids.push(a.id().as_str());
-        ids.extend(a.aliases().iter().map(|i| i.as_str()));
-        ids.extend(a.upstream().iter().map(|i| i.as_str()));
+        ids.extend(d.aliases.iter().map(|i| i.as_str()));
+        ids.extend(d.upstream.iter().map(|i| i.as_str()));
     }
-    for (a, _) in &g.attached {
+    for (a, _, _) in &g.attached {
         ids.push(a.id().as_str());
     }
     ids.retain(|i| *i != primary);
@@ -413,7 +443,7 @@ fn build_finding(
     // Fixed versions above the installed one; a fixed version that cannot be compared is
     // kept (better an extra hint than a lost one).
     let mut fixed: Vec<&str> = Vec::new();
-    for (_, affected) in g.members.iter().chain(g.attached.iter()) {
+    for (_, _, affected) in g.members.iter().chain(g.attached.iter()) {
         for aff in affected {
             for range in aff.ranges() {
                 let o: &dyn VersionOrdering = match range {
@@ -443,13 +473,13 @@ fn build_finding(
     }
 
     let mut best: Option<Assessment> = None;
-    for (a, affected) in g.members.iter().chain(g.attached.iter()) {
+    for (_, d, affected) in g.members.iter().chain(g.attached.iter()) {
         let entries = affected
             .iter()
             .map(|x| x.severity())
             .find(|s| !s.is_empty())
-            .unwrap_or(a.severity());
-        let this = assess(entries, a.database_severity());
+            .unwrap_or(&d.severity);
+        let this = assess(entries, d.database_severity.as_deref());
         if best.as_ref().is_none_or(|b| this.outranks(b)) {
             best = Some(this);
         }
@@ -462,14 +492,14 @@ fn build_finding(
     let summary = g
         .members
         .iter()
-        .find(|(a, _)| a.id().as_str() == primary)
-        .and_then(|(a, _)| a.summary())
-        .or_else(|| g.members.iter().find_map(|(a, _)| a.summary()))
+        .find(|(a, _, _)| a.id().as_str() == primary)
+        .and_then(|(_, d, _)| d.summary.as_deref())
+        .or_else(|| g.members.iter().find_map(|(_, d, _)| d.summary.as_deref()))
         .map(str::to_string);
 
     let mut references: Vec<String> = Vec::new();
-    for (a, _) in g.members.iter().chain(g.attached.iter()) {
-        for r in a.references() {
+    for (_, d, _) in g.members.iter().chain(g.attached.iter()) {
+        for r in &d.references {
             if !references.iter().any(|have| **have == **r) {
                 references.push(r.to_string());
             }

@@ -43,7 +43,9 @@ impl Scanner for Engine {
 /// empty engine (every scan passes, with nothing to match).
 pub fn load_engine(content_dir: &Path) -> Result<Arc<dyn Scanner>, String> {
     let index = if content_dir.join("advisories").is_dir() {
-        AdvisoryIndex::from_jsonl_dir(content_dir, &IndexLimits::default())
+        // Record details go to an unlinked file beside the kit's advisories (the page
+        // cache serves the few a scan reads); a read-only kit keeps them in memory.
+        AdvisoryIndex::from_jsonl_dir(content_dir, &IndexLimits::default().spill_dir(content_dir))
             .map_err(|e| e.to_string())?
     } else {
         AdvisoryIndex::from_advisories(Vec::new())
