@@ -1,5 +1,5 @@
 //! Cost of a policy's Rego rules per scan (figures in docs/PERFORMANCE.md, "Policy: Rego
-//! rules"): `apply_policy` over N synthetic findings (N = 50, 500) with
+//! rules"): `apply_policy` over N synthetic findings (N = 1, 50, 500) with
 //!
 //! - `yaml_only`: two YAML mute rules, no module (the baseline: Rego costs nothing then);
 //! - `rego_small`: the same YAML rules plus a small module (a severity + ecosystem `mute`
@@ -89,7 +89,7 @@ fn bench(c: &mut Criterion) {
     let yaml = Policy::from_yaml(YAML).expect("yaml policy");
     let rego = Policy::from_yaml(&format!("{YAML}{REGO}")).expect("rego policy");
     let mut g = c.benchmark_group("policy");
-    for n in [50usize, 500] {
+    for n in [1usize, 50, 500] {
         let fs = findings(n);
         for (name, p) in [("yaml_only", &yaml), ("rego_small", &rego)] {
             g.bench_with_input(BenchmarkId::new(name, n), &fs, |b, fs| {
