@@ -7,6 +7,7 @@
 //! pool in ~30 lines, with no extra dependency and no waiting on a pool timeout.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -96,8 +97,13 @@ pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const SUMMARY_COLUMNS: &str = "id, created_at_ms, subject, name, image_digest, format, verdict, \
      n_critical, n_high, n_medium, n_low, n_unknown, sbom_sha256, kit_id, kit_sequence";
 
+/// A queued scan insert and where its outcome goes.
+type ScanSlot = Arc<Mutex<Option<Result<(), String>>>>;
+
 pub(super) struct Sql {
     writer: Mutex<Connection>,
+    /// Scan rows waiting for the next group commit (see [`Sql::insert_scan`]).
+    scan_queue: Mutex<Vec<(ScanId, NewScan, ScanSlot)>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -131,6 +137,7 @@ impl Sql {
         }
         Ok(Self {
             writer: Mutex::new(writer),
+            scan_queue: Mutex::new(Vec::new()),
             readers: pool,
             next_reader: AtomicUsize::new(0),
         })
@@ -156,51 +163,38 @@ impl Sql {
 
     // ----- scans -----
 
+    /// Inserts a scan, durably (per the store's durability) before returning.
+    ///
+    /// Group commit: concurrent callers queue their rows and whoever holds the writer
+    /// connection inserts everything queued in one transaction, so a busy server pays
+    /// one WAL fsync per batch rather than per scan. A failed batch fails every scan in
+    /// it (the transaction rolled back as a whole); callers refund and answer 500.
     pub(super) fn insert_scan(&self, id: ScanId, s: &NewScan) -> StoreResult<()> {
-        let created = to_ms(s.created_at)?;
-        let duration_ms = i64::try_from(s.duration.as_millis()).unwrap_or(i64::MAX);
-        let kit_seq = match &s.kit {
-            Some(k) => Some(i64::try_from(k.sequence).map_err(|_| {
+        // Validate before queueing: one bad row must not fail its batch.
+        to_ms(s.created_at)?;
+        if let Some(k) = &s.kit {
+            i64::try_from(k.sequence).map_err(|_| {
                 StoreError::invalid("kit sequence", format!("{} exceeds i64", k.sequence))
-            })?),
-            None => None,
-        };
-        self.write(|c| {
-            let tx = c.transaction().map_err(StoreError::sqlite("begin insert scan"))?;
-            tx.execute(
-                "INSERT INTO scans (id, created_at_ms, subject, sbom_sha256, name, image_digest, \
-                 format, verdict, n_critical, n_high, n_medium, n_low, n_unknown, \
-                 findings_digest, policy_digest, kit_id, kit_sequence, duration_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                params![
-                    id.to_string(),
-                    created,
-                    s.subject,
-                    s.sbom_sha256.to_string(),
-                    s.name,
-                    s.image_digest,
-                    s.format,
-                    s.verdict.as_str(),
-                    s.summary.critical,
-                    s.summary.high,
-                    s.summary.medium,
-                    s.summary.low,
-                    s.summary.unknown,
-                    s.findings_digest.to_string(),
-                    s.policy_digest.to_string(),
-                    s.kit.as_ref().map(|k| k.id.as_str()),
-                    kit_seq,
-                    duration_ms,
-                ],
-            )
-            .map_err(StoreError::sqlite("insert scan"))?;
-            tx.execute(
-                "INSERT INTO scan_details (id, findings_json, evidence_json) VALUES (?1, ?2, ?3)",
-                params![id.to_string(), s.findings_json, s.evidence_json],
-            )
-            .map_err(StoreError::sqlite("insert scan details"))?;
-            tx.commit().map_err(StoreError::sqlite("commit insert scan"))
-        })
+            })?;
+        }
+        let slot: ScanSlot = Arc::new(Mutex::new(None));
+        self.scan_queue
+            .lock()
+            .push((id, s.clone(), Arc::clone(&slot)));
+        let mut conn = self.writer.lock();
+        if let Some(done) = slot.lock().take() {
+            return done.map_err(batch_error);
+        }
+        let batch = std::mem::take(&mut *self.scan_queue.lock());
+        let result = insert_scans(&mut conn, &batch);
+        let shared = result.as_ref().map(|_| ()).map_err(ToString::to_string);
+        for (_, _, other) in &batch {
+            *other.lock() = Some(shared.clone());
+        }
+        drop(conn);
+        // Our own slot was in the batch; the real error (with its source) is ours.
+        slot.lock().take();
+        result
     }
 
     pub(super) fn get_scan(&self, id: &ScanId) -> StoreResult<Option<ScanRecord>> {
@@ -782,4 +776,64 @@ fn from_ms(ms: i64, column: &str) -> StoreResult<OffsetDateTime> {
             reason: format!("timestamp {ms} ms: {e}"),
         }
     })
+}
+
+/// Why a queued scan insert failed, when another caller's commit carried it.
+fn batch_error(message: String) -> StoreError {
+    StoreError::io(
+        "commit a batch of scans to",
+        "state.sqlite",
+        std::io::Error::other(message),
+    )
+}
+
+/// Inserts `batch` in one transaction.
+fn insert_scans(c: &mut Connection, batch: &[(ScanId, NewScan, ScanSlot)]) -> StoreResult<()> {
+    let tx = c
+        .transaction()
+        .map_err(StoreError::sqlite("begin insert scan"))?;
+    for (id, s, _) in batch {
+        let created = to_ms(s.created_at)?;
+        let duration_ms = i64::try_from(s.duration.as_millis()).unwrap_or(i64::MAX);
+        let kit_seq = match &s.kit {
+            Some(k) => Some(i64::try_from(k.sequence).map_err(|_| {
+                StoreError::invalid("kit sequence", format!("{} exceeds i64", k.sequence))
+            })?),
+            None => None,
+        };
+        tx.execute(
+            "INSERT INTO scans (id, created_at_ms, subject, sbom_sha256, name, image_digest, \
+             format, verdict, n_critical, n_high, n_medium, n_low, n_unknown, \
+             findings_digest, policy_digest, kit_id, kit_sequence, duration_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                id.to_string(),
+                created,
+                s.subject,
+                s.sbom_sha256.to_string(),
+                s.name,
+                s.image_digest,
+                s.format,
+                s.verdict.as_str(),
+                s.summary.critical,
+                s.summary.high,
+                s.summary.medium,
+                s.summary.low,
+                s.summary.unknown,
+                s.findings_digest.to_string(),
+                s.policy_digest.to_string(),
+                s.kit.as_ref().map(|k| k.id.as_str()),
+                kit_seq,
+                duration_ms,
+            ],
+        )
+        .map_err(StoreError::sqlite("insert scan"))?;
+        tx.execute(
+            "INSERT INTO scan_details (id, findings_json, evidence_json) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), s.findings_json, s.evidence_json],
+        )
+        .map_err(StoreError::sqlite("insert scan details"))?;
+    }
+    tx.commit()
+        .map_err(StoreError::sqlite("commit insert scan"))
 }
