@@ -1,7 +1,9 @@
 //! Shared helpers for the end-to-end tests.
 #![forbid(unsafe_code)]
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
 
 /// A binary of the workspace in `target/<profile>/`, next to the running test binary's
 /// `deps/` folder (`cargo test --workspace` builds every binary first).
@@ -29,4 +31,54 @@ pub fn bin(name: &str) -> PathBuf {
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `cmd` to completion.
+///
+/// # Panics
+///
+/// When it cannot be spawned.
+#[allow(clippy::expect_used)]
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn")
+}
+
+/// The stdout of a command that must have succeeded.
+///
+/// # Panics
+///
+/// When it failed, with its exit code, stdout and stderr.
+pub fn ok(o: Output, what: &str) -> String {
+    assert!(
+        o.status.success(),
+        "{what} failed ({:?}):\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A served child process, killed and reaped when dropped (also when a test panics).
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free at the time of the call.
+///
+/// # Panics
+///
+/// When no port can be bound.
+#[allow(clippy::expect_used)]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
