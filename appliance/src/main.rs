@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use appliance::cli::{self, EXIT_ERROR};
 use clap::{CommandFactory, Parser, Subcommand};
 
+/// mimalloc: scans allocate many short-lived strings on several threads next to a large,
+/// long-lived index; glibc malloc made parallel matching slower than serial
+/// (docs/PERFORMANCE.md, "vs Trivy").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The sealed Stella Ops Offline appliance: imports Offline Update Kits, serves SBOM
 /// scans, quotas, signed evidence and the operator console. Never opens an outbound
 /// connection.

@@ -531,3 +531,77 @@ fn go_semver_ranges_use_the_go_ordering_for_the_standard_library() {
     assert!(fixed.findings.is_empty(), "{:?}", ids(&fixed));
     assert!(fixed.warnings.is_empty(), "{:?}", fixed.warnings);
 }
+
+/// Splitting a large SBOM across threads changes nothing: the same findings and warnings,
+/// in the same order, on 1 to 7 threads, and equal to matching each component alone.
+#[test]
+fn matching_on_several_threads_gives_the_one_thread_result() {
+    let mut records = Vec::new();
+    for i in 0..300 {
+        let events = r#"{"introduced":"0"},{"fixed":"2.0.0"}"#;
+        records.push(rec(
+            &format!("GHSA-{i:04}-aaaa-bbbb"),
+            "",
+            "npm",
+            &format!("pkg-{i}"),
+            "SEMVER",
+            events,
+        ));
+        if i % 3 == 0 {
+            let alias = format!(r#","aliases":["GHSA-{i:04}-aaaa-bbbb"]"#);
+            records.push(rec(
+                &format!("CVE-2024-{i:05}"),
+                &alias,
+                "npm",
+                &format!("pkg-{i}"),
+                "SEMVER",
+                events,
+            ));
+        }
+    }
+    let mut comps: Vec<(String, String, String)> = Vec::new();
+    for i in 0..1000 {
+        let name = format!("pkg-{}", i % 400);
+        let version = match i % 7 {
+            0 => "not-a-version".to_string(),
+            1 => "3.0.0".to_string(),
+            _ => format!("1.{}.0", i % 5),
+        };
+        comps.push((
+            name.clone(),
+            version.clone(),
+            format!("pkg:npm/{name}@{version}"),
+        ));
+    }
+    let borrowed: Vec<(&str, &str, &str)> = comps
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    let sbom = parse(&cdx(&borrowed), &SbomLimits::default()).expect("valid SBOM");
+    let engine = Engine::new(Arc::new(index(&records)));
+    let one = engine.scan_on(&sbom, 1);
+    assert!(one.findings.len() > 200, "{}", one.findings.len());
+    assert!(!one.warnings.is_empty());
+    for threads in 2..=7 {
+        assert_eq!(engine.scan_on(&sbom, threads), one, "{threads} threads");
+    }
+    assert_eq!(engine.scan(&sbom), one);
+
+    // Each component alone, merged: the same findings.
+    let mut alone: Vec<String> = Vec::new();
+    for c in &borrowed {
+        let single = parse(&cdx(&[*c]), &SbomLimits::default()).expect("valid SBOM");
+        for f in engine.scan_on(&single, 1).findings {
+            alone.push(format!("{} {} {}", f.package.name, f.package.version, f.id));
+        }
+    }
+    alone.sort();
+    alone.dedup();
+    let mut together: Vec<String> = one
+        .findings
+        .iter()
+        .map(|f| format!("{} {} {}", f.package.name, f.package.version, f.id))
+        .collect();
+    together.sort();
+    assert_eq!(together, alone);
+}

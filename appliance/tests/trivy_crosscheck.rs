@@ -438,11 +438,17 @@ fn bench_parse_and_match_in_process() {
     let advisories = index.len();
     let engine = Engine::new(Arc::new(index));
     let bytes = std::fs::read(&sbom_path).expect("read SBOM");
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e3
+    };
     let mut times = Vec::with_capacity(runs);
+    let mut parse_times = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs.max(1) {
         let t = std::time::Instant::now();
         let parsed = parse(&bytes, &SbomLimits::default()).expect("SBOM parses");
+        parse_times.push(t.elapsed());
         let out = engine.scan(&parsed);
         times.push(t.elapsed());
         last = Some(out);
@@ -461,6 +467,29 @@ fn bench_parse_and_match_in_process() {
         times[times.len() / 2].as_secs_f64() * 1e3,
         times[0].as_secs_f64() * 1e3,
         times[times.len() - 1].as_secs_f64() * 1e3,
+    );
+    // The phases apart: parse alone, and matching on one thread and on each thread count
+    // up to the engine's limit (alternating, so drift hits all alike).
+    let parsed = parse(&bytes, &SbomLimits::default()).expect("SBOM parses");
+    let counts: Vec<usize> = (1..=appliance::scan::engine::MAX_THREADS).collect();
+    let mut per: Vec<Vec<std::time::Duration>> = vec![Vec::new(); counts.len()];
+    for _ in 0..runs.max(1) {
+        for (i, &n) in counts.iter().enumerate() {
+            let t = std::time::Instant::now();
+            let o = engine.scan_on(&parsed, n);
+            per[i].push(t.elapsed());
+            assert_eq!(o.findings.len(), out.findings.len());
+        }
+    }
+    let matched: Vec<String> = counts
+        .iter()
+        .zip(per)
+        .map(|(n, v)| format!("{n} thread(s) {:.2} ms", median(v)))
+        .collect();
+    eprintln!(
+        "in-process phases (medians): parse {:.2} ms; match on {}",
+        median(parse_times),
+        matched.join(", ")
     );
 }
 

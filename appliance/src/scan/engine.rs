@@ -4,7 +4,8 @@
 //! (ecosystem, normalised lookup name, release rules: [`bundles::index`]) and evaluates
 //! every affected entry found with [`bundles::model::Affected::evaluate`], using the
 //! ecosystem's ordering for `ECOSYSTEM` ranges and SemVer for `SEMVER` ranges
-//! ([`crate::scan::versions::ordering`]). A version that cannot be compared is never
+//! ([`crate::scan::versions::ordering`], with the component's version parsed once:
+//! [`Pinned`]). A version that cannot be compared is never
 //! guessed: it yields a warning naming the component and the records, never a finding and
 //! never a silent miss.
 //!
@@ -46,13 +47,33 @@ use bundles::model::{
 use super::findings::{Finding, FindingPackage, canonical_order};
 use super::sbom::{Component, Sbom};
 use super::severity::{Assessment, Severity, assess};
-use super::versions::ordering;
+use super::versions::Pinned;
 
 /// The engine's name and version, recorded with every scan result and evidence.
 pub const ENGINE_VERSION: &str = concat!("stella-engine/", env!("CARGO_PKG_VERSION"));
 
 /// Most warnings returned per scan; the rest are counted in a final warning.
 const MAX_WARNINGS: usize = 1000;
+
+/// Most threads one scan is matched on.
+pub const MAX_THREADS: usize = 4;
+
+/// Parts per thread a large SBOM is cut into.
+const PARTS_PER_THREAD: usize = 8;
+
+/// Fewest components per matching thread: below this a thread costs more than it saves.
+const MIN_COMPONENTS_PER_THREAD: usize = 200;
+
+/// How many threads to match `n` components on: one per core (at most [`MAX_THREADS`]),
+/// each with at least [`MIN_COMPONENTS_PER_THREAD`] components.
+fn threads_for(n: usize) -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+    cores
+        .min(MAX_THREADS)
+        .min(n / MIN_COMPONENTS_PER_THREAD)
+        .max(1)
+}
 
 /// Most record ids named in one "cannot compare" warning.
 const MAX_IDS_PER_WARNING: usize = 5;
@@ -85,15 +106,39 @@ impl Engine {
         &self.index
     }
 
-    /// Matches every component of `sbom`.
+    /// Matches every component of `sbom`. A large SBOM is split into up to
+    /// [`MAX_THREADS`] parts matched on rayon's pool (persistent threads: a thread spawned
+    /// per scan paid glibc's arena set-up each time and made two threads slower than one);
+    /// the result is the same as matching on one thread, since findings and warnings are
+    /// sorted at the end.
     #[tracing::instrument(skip_all, fields(components = sbom.components.len()))]
     pub fn scan(&self, sbom: &Sbom) -> ScanOutcome {
-        let mut findings = Vec::new();
-        let mut warnings = Vec::new();
-        for c in &sbom.components {
-            let Some(eco) = &c.ecosystem else { continue };
-            self.scan_component(c, eco, sbom, &mut findings, &mut warnings);
-        }
+        self.scan_on(sbom, threads_for(sbom.components.len()))
+    }
+
+    /// [`Engine::scan`] on exactly `threads` threads (at least one, at most one per
+    /// component): for benchmarks and for tests that hold the result independent of it.
+    pub fn scan_on(&self, sbom: &Sbom, threads: usize) -> ScanOutcome {
+        let comps = &sbom.components;
+        let threads = threads.clamp(1, comps.len().max(1));
+        let (mut findings, mut warnings) = if threads <= 1 {
+            self.scan_slice(comps, sbom)
+        } else {
+            use rayon::prelude::*;
+            let parts: Vec<(Vec<Finding>, Vec<String>)> = comps
+                // Small parts, balanced by rayon's work stealing: components are sorted by
+                // name, so halves can hold very different amounts of matching work.
+                .par_chunks(comps.len().div_ceil(threads * PARTS_PER_THREAD).max(16))
+                .map(|part| self.scan_slice(part, sbom))
+                .collect();
+            let mut f = Vec::new();
+            let mut w = Vec::new();
+            for (f2, w2) in parts {
+                f.extend(f2);
+                w.extend(w2);
+            }
+            (f, w)
+        };
         findings.sort_by(canonical_order);
         findings.dedup();
         warnings.sort();
@@ -108,6 +153,16 @@ impl Engine {
             warnings,
             components: sbom.components.len(),
         }
+    }
+
+    fn scan_slice(&self, comps: &[Component], sbom: &Sbom) -> (Vec<Finding>, Vec<String>) {
+        let mut findings = Vec::new();
+        let mut warnings = Vec::new();
+        for c in comps {
+            let Some(eco) = &c.ecosystem else { continue };
+            self.scan_component(c, eco, sbom, &mut findings, &mut warnings);
+        }
+        (findings, warnings)
     }
 
     fn scan_component(
@@ -133,10 +188,12 @@ impl Engine {
             return;
         }
         let scheme = eco.scheme();
-        let eco_ordering = ordering(scheme);
+        // The component's version is parsed once for every comparison below.
+        let eco_ordering = Pinned::new(scheme, version);
+        let semver_ordering = Pinned::new(semver_ranges_scheme(scheme), version);
         let orderings = Orderings {
-            semver: semver_ranges_ordering(scheme),
-            ecosystem: eco_ordering,
+            semver: &semver_ordering,
+            ecosystem: &eco_ordering,
         };
         let mut matched: Vec<Hit<'_>> = Vec::new();
         let mut undecided: Vec<&str> = Vec::new();
@@ -186,7 +243,7 @@ impl Engine {
             details.push((h.record, d));
         }
         for group in group_records(&matched, &details) {
-            findings.push(build_finding(c, eco, version, &group, eco_ordering));
+            findings.push(build_finding(c, eco, version, &group, orderings));
         }
     }
 }
@@ -421,9 +478,9 @@ fn build_finding(
     eco: &Ecosystem,
     version: &str,
     g: &GroupOwned<'_>,
-    eco_ordering: &dyn VersionOrdering,
+    orderings: Orderings<'_>,
 ) -> Finding {
-    let semver = semver_ranges_ordering(eco.scheme());
+    let (semver, eco_ordering) = (orderings.semver, orderings.ecosystem);
     let record_ids: Vec<&str> = g.members.iter().map(|(a, _, _)| a.id().as_str()).collect();
     let primary = primary_id(&record_ids);
 
@@ -527,13 +584,13 @@ fn build_finding(
     }
 }
 
-/// The ordering for an advisory's `SEMVER` ranges. vuln.go.dev writes every Go range as
+/// The scheme for an advisory's `SEMVER` ranges. vuln.go.dev writes every Go range as
 /// `SEMVER`, including the standard library's (`go1.21.3` in an SBOM); the Go ordering
 /// equals SemVer on `x.y.z` and also understands Go's spellings (optional `v`,
 /// `+incompatible`, toolchain versions), so Go components use it for those ranges.
-fn semver_ranges_ordering(scheme: VersionScheme) -> &'static dyn VersionOrdering {
+fn semver_ranges_scheme(scheme: VersionScheme) -> VersionScheme {
     match scheme {
-        VersionScheme::Go => ordering(VersionScheme::Go),
-        _ => ordering(VersionScheme::Semver),
+        VersionScheme::Go => VersionScheme::Go,
+        _ => VersionScheme::Semver,
     }
 }

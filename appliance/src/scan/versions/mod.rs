@@ -247,9 +247,95 @@ pub fn ordering(scheme: VersionScheme) -> &'static dyn VersionOrdering {
     }
 }
 
+/// The ordering of one scheme with one version already parsed: a component's version
+/// is compared with every event of every range that names the package, and parsing it
+/// once instead of at each comparison is a tenth of a scan's matching time. Compares
+/// exactly like [`ordering`]`(scheme)`: `pinned` is used wherever either side is that same
+/// text.
+#[derive(Debug)]
+pub struct Pinned<'a> {
+    scheme: VersionScheme,
+    text: &'a str,
+    parsed: Result<Version, VersionError>,
+}
+
+impl<'a> Pinned<'a> {
+    /// `scheme`'s ordering with `text` parsed now.
+    pub fn new(scheme: VersionScheme, text: &'a str) -> Pinned<'a> {
+        Pinned {
+            scheme,
+            text,
+            parsed: parse(scheme, text),
+        }
+    }
+
+    fn side<'s>(&'s self, s: &str, slot: &'s mut Option<Version>) -> Option<&'s Version> {
+        if s == self.text {
+            return self.parsed.as_ref().ok();
+        }
+        Some(slot.insert(parse(self.scheme, s).ok()?))
+    }
+}
+
+impl VersionOrdering for Pinned<'_> {
+    fn compare(&self, a: &str, b: &str) -> Option<Ordering> {
+        let (mut sa, mut sb) = (None, None);
+        let a = self.side(a, &mut sa)?;
+        let b = self.side(b, &mut sb)?;
+        a.compare(b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pinned compares exactly like the scheme's ordering, whichever side is pinned, and
+    /// for versions that do not parse.
+    #[test]
+    fn pinned_equals_ordering() {
+        let samples = [
+            "1.0.0",
+            "1.0.0-rc.1",
+            "1.0",
+            "v1.2.3",
+            "1:2.3-1",
+            "2.3~rc1-1",
+            "0",
+            "1.0.0.post1",
+            "1.0a1",
+            "not a version!",
+            "1.0.0+build",
+            "go1.21.3",
+            "10.2.0.Final",
+            "1.2.3-r4",
+        ];
+        for scheme in ALL {
+            let plain = ordering(scheme);
+            for p in samples {
+                let pinned = Pinned::new(scheme, p);
+                for x in samples {
+                    assert_eq!(
+                        pinned.compare(p, x),
+                        plain.compare(p, x),
+                        "{scheme:?} {p} {x}"
+                    );
+                    assert_eq!(
+                        pinned.compare(x, p),
+                        plain.compare(x, p),
+                        "{scheme:?} {x} {p}"
+                    );
+                    for y in samples {
+                        assert_eq!(
+                            pinned.compare(x, y),
+                            plain.compare(x, y),
+                            "{scheme:?} {x} {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn unsupported_compares_nothing() {
