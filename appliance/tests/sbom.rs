@@ -531,3 +531,40 @@ mod fuzzish {
         }
     }
 }
+
+/// A large SBOM (its purls mapped in parallel) gives the components and warnings that
+/// mapping each component alone gives, warnings in document order.
+#[test]
+fn large_sbom_maps_like_each_component_alone() {
+    let comp = |i: usize| {
+        let purl = match i % 5 {
+            0 => format!("pkg:maven/no-group-{i}@1.0"), // refused: a warning
+            1 => format!("pkg:pypi/Some_Pkg.{i}@1.{i}"),
+            2 => format!("pkg:deb/debian/bin-{i}@1:2.{i}-1?distro=debian-12&upstream=src-{i}"),
+            3 => format!("not a purl {i}"), // refused: a warning
+            _ => format!("pkg:npm/%40scope/p{i}@2.0.{i}"),
+        };
+        serde_json::json!({"type": "library", "name": format!("c{i}"), "version": "1.0", "purl": purl})
+    };
+    let doc = |comps: Vec<serde_json::Value>| {
+        serde_json::to_vec(&serde_json::json!({
+            "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1, "components": comps
+        }))
+        .expect("json")
+    };
+    let n = 1000;
+    let all = parse(&doc((0..n).map(comp).collect()), &SbomLimits::default()).expect("parses");
+    assert_eq!(all.components.len(), n);
+    let mut alone_components = Vec::new();
+    let mut alone_warnings = Vec::new();
+    for i in 0..n {
+        let one = parse(&doc(vec![comp(i)]), &SbomLimits::default()).expect("parses");
+        alone_components.extend(one.components);
+        alone_warnings.extend(one.warnings);
+    }
+    alone_components.sort();
+    assert_eq!(all.components, alone_components);
+    // At most 100 warnings are kept: the first 100 in document order.
+    assert_eq!(all.warnings.len(), 100);
+    assert_eq!(all.warnings, alone_warnings[..100]);
+}

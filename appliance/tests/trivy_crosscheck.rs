@@ -15,6 +15,10 @@
 //!
 //! Trivy runs with `--offline-scan --skip-db-update --skip-java-db-update` and a cache dir
 //! holding only the committed DB, so it works inside `unshare -n`.
+/// The appliance binary's allocator, so the in-process figures are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -93,12 +93,56 @@ pub struct ScanOutcome {
 #[derive(Debug, Clone)]
 pub struct Engine {
     index: Arc<AdvisoryIndex>,
+    records: Arc<RecordCache>,
+}
+
+/// Most matched records whose details are kept decoded between scans.
+pub const RECORD_CACHE_ENTRIES: usize = 8192;
+
+/// What findings show about one matched record, decoded from the index's details store,
+/// with its record-level severity assessed (CVSS vectors parsed) once.
+#[derive(Debug)]
+struct RecordView {
+    details: AdvisoryDetails,
+    assessment: Assessment,
+}
+
+/// Matched records shared between scans: CI pipelines scan the same dependencies again
+/// and again, and reading + decoding a record's details and parsing its CVSS vectors was
+/// an eighth of a scan's CPU. Bounded by [`RECORD_CACHE_ENTRIES`] (emptied when full);
+/// an engine is built per activated kit, so entries never outlive their kit.
+#[derive(Debug, Default)]
+struct RecordCache {
+    map: parking_lot::RwLock<HashMap<usize, Arc<RecordView>>>,
 }
 
 impl Engine {
     /// An engine over `index`.
     pub fn new(index: Arc<AdvisoryIndex>) -> Engine {
-        Engine { index }
+        Engine {
+            index,
+            records: Arc::default(),
+        }
+    }
+
+    /// The details of a matched record, from the cache or the index. A record whose
+    /// details cannot be read is reported without them (and not cached).
+    fn record_view(&self, record: usize) -> Result<Arc<RecordView>, String> {
+        if let Some(v) = self.records.map.read().get(&record) {
+            return Ok(Arc::clone(v));
+        }
+        let details = self.index.details(record).map_err(|e| e.to_string())?;
+        let assessment = assess(&details.severity, details.database_severity.as_deref());
+        let view = Arc::new(RecordView {
+            details,
+            assessment,
+        });
+        let mut map = self.records.map.write();
+        if map.len() >= RECORD_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(record, Arc::clone(&view));
+        Ok(view)
     }
 
     /// The index this engine matches against.
@@ -228,17 +272,23 @@ impl Engine {
         }
         // What findings show is read from the index's details store for the matched
         // records only.
-        let mut details: Vec<(usize, AdvisoryDetails)> = Vec::with_capacity(matched.len());
+        let mut details: Vec<(usize, Arc<RecordView>)> = Vec::with_capacity(matched.len());
         for h in &matched {
             if details.iter().any(|(r, _)| *r == h.record) {
                 continue;
             }
-            let d = self.index.details(h.record).unwrap_or_else(|e| {
+            let d = self.record_view(h.record).unwrap_or_else(|e| {
                 warnings.push(format!(
                     "{} ({eco}): {e}; the finding is reported without aliases, summary, severity or references",
                     describe(c)
                 ));
-                AdvisoryDetails::default()
+                Arc::new(RecordView {
+                    details: AdvisoryDetails::default(),
+                    assessment: Assessment {
+                        severity: Severity::Unknown,
+                        cvss: None,
+                    },
+                })
             });
             details.push((h.record, d));
         }
@@ -295,6 +345,7 @@ fn leading_digits(s: &str) -> Option<String> {
 struct Matched<'a> {
     advisory: &'a IndexedAdvisory,
     details: &'a AdvisoryDetails,
+    assessment: &'a Assessment,
     affected: Vec<&'a Affected>,
 }
 
@@ -340,7 +391,7 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 /// Groups the matched records of one component (see the module documentation).
 fn group_records<'a>(
     hits: &[Hit<'a>],
-    details: &'a [(usize, AdvisoryDetails)],
+    details: &'a [(usize, Arc<RecordView>)],
 ) -> Vec<GroupOwned<'a>> {
     // One entry per record, in index (= id) order; a record may match through several
     // affected entries (two ranges for the same package, listed separately).
@@ -355,7 +406,8 @@ fn group_records<'a>(
             let (_, d) = details.iter().find(|(rec, _)| rec == r)?;
             Some(Matched {
                 advisory: first.advisory,
-                details: d,
+                details: &d.details,
+                assessment: &d.assessment,
                 affected: hs.iter().map(|h| h.affected).collect(),
             })
         })
@@ -425,14 +477,24 @@ fn group_records<'a>(
                 .iter()
                 .map(|&i| {
                     let r = &records[i];
-                    (r.advisory, r.details, r.affected.clone())
+                    Member {
+                        advisory: r.advisory,
+                        details: r.details,
+                        assessment: r.assessment,
+                        affected: r.affected.clone(),
+                    }
                 })
                 .collect(),
             attached: attached
                 .iter()
                 .map(|&i| {
                     let r = &records[i];
-                    (r.advisory, r.details, r.affected.clone())
+                    Member {
+                        advisory: r.advisory,
+                        details: r.details,
+                        assessment: r.assessment,
+                        affected: r.affected.clone(),
+                    }
                 })
                 .collect(),
         });
@@ -440,8 +502,14 @@ fn group_records<'a>(
     out
 }
 
-/// A record in a group: the advisory, its details, its matching affected entries.
-type Member<'a> = (&'a IndexedAdvisory, &'a AdvisoryDetails, Vec<&'a Affected>);
+/// A record in a group: the advisory, its details and record-level severity, its matching
+/// affected entries.
+struct Member<'a> {
+    advisory: &'a IndexedAdvisory,
+    details: &'a AdvisoryDetails,
+    assessment: &'a Assessment,
+    affected: Vec<&'a Affected>,
+}
 
 /// A merged group: member records, plus multi-CVE records attached to it.
 struct GroupOwned<'a> {
@@ -481,17 +549,18 @@ fn build_finding(
     orderings: Orderings<'_>,
 ) -> Finding {
     let (semver, eco_ordering) = (orderings.semver, orderings.ecosystem);
-    let record_ids: Vec<&str> = g.members.iter().map(|(a, _, _)| a.id().as_str()).collect();
+    let record_ids: Vec<&str> = g.members.iter().map(|m| m.advisory.id().as_str()).collect();
     let primary = primary_id(&record_ids);
 
     let mut ids: Vec<&str> = Vec::new();
-    for (a, d, _) in &g.members {
-        ids.push(a.id().as_str());
+    for m in &g.members {
+        let d = m.details;
+        ids.push(m.advisory.id().as_str());
         ids.extend(d.aliases.iter().map(|i| i.as_str()));
         ids.extend(d.upstream.iter().map(|i| i.as_str()));
     }
-    for (a, _, _) in &g.attached {
-        ids.push(a.id().as_str());
+    for m in &g.attached {
+        ids.push(m.advisory.id().as_str());
     }
     ids.retain(|i| *i != primary);
     ids.sort_unstable();
@@ -500,8 +569,8 @@ fn build_finding(
     // Fixed versions above the installed one; a fixed version that cannot be compared is
     // kept (better an extra hint than a lost one).
     let mut fixed: Vec<&str> = Vec::new();
-    for (_, _, affected) in g.members.iter().chain(g.attached.iter()) {
-        for aff in affected {
+    for m in g.members.iter().chain(g.attached.iter()) {
+        for aff in &m.affected {
             for range in aff.ranges() {
                 let o: &dyn VersionOrdering = match range {
                     Range::Semver(_) => semver,
@@ -529,14 +598,18 @@ fn build_finding(
         sorted.insert(pos, f);
     }
 
+    // An affected entry's own severity wins over the record's (assessed once, cached).
     let mut best: Option<Assessment> = None;
-    for (_, d, affected) in g.members.iter().chain(g.attached.iter()) {
-        let entries = affected
+    for m in g.members.iter().chain(g.attached.iter()) {
+        let own = m
+            .affected
             .iter()
             .map(|x| x.severity())
-            .find(|s| !s.is_empty())
-            .unwrap_or(&d.severity);
-        let this = assess(entries, d.database_severity.as_deref());
+            .find(|s| !s.is_empty());
+        let this = match own {
+            Some(entries) => assess(entries, m.details.database_severity.as_deref()),
+            None => m.assessment.clone(),
+        };
         if best.as_ref().is_none_or(|b| this.outranks(b)) {
             best = Some(this);
         }
@@ -549,14 +622,14 @@ fn build_finding(
     let summary = g
         .members
         .iter()
-        .find(|(a, _, _)| a.id().as_str() == primary)
-        .and_then(|(_, d, _)| d.summary.as_deref())
-        .or_else(|| g.members.iter().find_map(|(_, d, _)| d.summary.as_deref()))
+        .find(|m| m.advisory.id().as_str() == primary)
+        .and_then(|m| m.details.summary.as_deref())
+        .or_else(|| g.members.iter().find_map(|m| m.details.summary.as_deref()))
         .map(str::to_string);
 
     let mut references: Vec<String> = Vec::new();
-    for (_, d, _) in g.members.iter().chain(g.attached.iter()) {
-        for r in &d.references {
+    for m in g.members.iter().chain(g.attached.iter()) {
+        for r in &m.details.references {
             if !references.iter().any(|have| **have == **r) {
                 references.push(r.to_string());
             }

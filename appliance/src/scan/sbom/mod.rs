@@ -383,44 +383,63 @@ pub(crate) fn is_sha256_digest(s: &str) -> bool {
     })
 }
 
+/// Components per part when a large SBOM's purls are mapped on rayon's pool.
+const MAP_PART: usize = 128;
+
 fn finish(raw: RawSbom) -> Sbom {
-    let mut warnings = Vec::new();
-    let mut components: Vec<Component> = raw
-        .components
-        .into_iter()
-        .map(|c| {
-            let (ecosystem, package, match_version) = match c.purl.as_deref() {
-                Some(p) => {
-                    match purl::map(p, &c.name, &c.version, &c.source, raw.distro.as_ref()) {
-                        Ok(m) => (m.ecosystem, m.package, m.match_version),
-                        Err(w) => {
-                            if warnings.len() < MAX_WARNINGS {
-                                warnings.push(w);
-                            }
-                            (None, c.name.clone(), c.version.clone())
-                        }
-                    }
+    let distro = raw.distro.as_ref();
+    let map_one = |c: RawComponent| -> (Component, Option<String>) {
+        let mut warning = None;
+        let (ecosystem, package, match_version) = match c.purl.as_deref() {
+            Some(p) => match purl::map(p, &c.name, &c.version, &c.source, distro) {
+                Ok(m) => (m.ecosystem, m.package, m.match_version),
+                Err(w) => {
+                    warning = Some(w);
+                    (None, c.name.clone(), c.version.clone())
                 }
-                None => (None, c.name.clone(), c.version.clone()),
-            };
-            let version = if c.version.is_empty() {
-                match_version.clone()
-            } else {
-                c.version
-            };
-            Component {
-                name: c.name,
-                version,
-                purl: c.purl,
-                ecosystem,
-                package,
-                match_version,
-                layer: c.layer,
-                path: c.path,
-                bom_ref: c.bom_ref,
-            }
-        })
-        .collect();
+            },
+            None => (None, c.name.clone(), c.version.clone()),
+        };
+        let version = if c.version.is_empty() {
+            match_version.clone()
+        } else {
+            c.version
+        };
+        let component = Component {
+            name: c.name,
+            version,
+            purl: c.purl,
+            ecosystem,
+            package,
+            match_version,
+            layer: c.layer,
+            path: c.path,
+            bom_ref: c.bom_ref,
+        };
+        (component, warning)
+    };
+    // Purl parsing is most of this step: a large SBOM maps its parts in parallel (the
+    // order of the result, and so of the warnings, is the input order either way).
+    let mapped: Vec<(Component, Option<String>)> = if raw.components.len() > 2 * MAP_PART {
+        use rayon::prelude::*;
+        raw.components
+            .into_par_iter()
+            .with_min_len(MAP_PART)
+            .map(map_one)
+            .collect()
+    } else {
+        raw.components.into_iter().map(map_one).collect()
+    };
+    let mut warnings = Vec::new();
+    let mut components = Vec::with_capacity(mapped.len());
+    for (c, w) in mapped {
+        components.push(c);
+        if let Some(w) = w
+            && warnings.len() < MAX_WARNINGS
+        {
+            warnings.push(w);
+        }
+    }
     // Canonical order: the derived Ord compares name, version, purl, ecosystem, … so two
     // documents listing the same packages in different orders give identical output.
     components.sort_unstable();
