@@ -434,12 +434,25 @@ impl Client {
             if matches!(status, 502..=504) && !last {
                 continue;
             }
-            let body = match resp
-                .body_mut()
-                .with_config()
-                .limit(MAX_ANSWER_BYTES)
-                .read_to_vec()
-            {
+            // Sized from Content-Length up front (at most 16 MiB: a server's header alone
+            // never reserves more): growing a 300 kB answer from a small buffer cost page
+            // faults and copies.
+            let expected = resp
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(0, |n| n.min(16 << 20));
+            let mut buf = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+            let read = {
+                use std::io::Read as _;
+                resp.body_mut()
+                    .with_config()
+                    .limit(MAX_ANSWER_BYTES)
+                    .reader()
+                    .read_to_end(&mut buf)
+            };
+            let body = match read.map(|_| buf).map_err(ureq::Error::from) {
                 Ok(b) => b,
                 Err(ureq::Error::BodyExceedsLimit(n)) => {
                     return Err(CliError::BadResponse {
