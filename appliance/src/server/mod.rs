@@ -44,6 +44,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use axum::serve::ListenerExt as _;
 
 pub use config::{Config, LogFormat};
 pub use error::{ApiError, ApiResult};
@@ -269,9 +270,16 @@ where
     });
     tracing::info!(%addr, ?transport, kit = ?state.kit().map(|k| k.id.clone()), "serving");
     let app = router_for(state.clone(), transport);
-    let r = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Handlers see the peer address (`ConnectInfo<SocketAddr>`: the console's per-address
+    // login backoff and its audit records). axum provides that for any listener wrapped
+    // by `tap_io`; the tap itself does nothing.
+    let listener = listener.tap_io(|_| {});
+    let r = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     poll.abort();
     // Wait for the poller to drop its state clone, so the store (and its sled lock) is
     // released when this function returns.
