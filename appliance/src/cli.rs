@@ -519,10 +519,28 @@ pub fn replay(data: &Path, scan_id: &str) -> u8 {
     }
     if r.matches() {
         println!(
-            "replay of scan {}: same findings digest {} (kit {} sequence {}, policy version {})",
-            r.scan_id, r.replayed, r.kit.0, r.kit.1, r.policy_version
+            "replay of scan {}: same findings digest {} and verdict {} (kit {} sequence {}, policy version {})",
+            r.scan_id,
+            r.replayed,
+            r.replayed_verdict.as_str(),
+            r.kit.0,
+            r.kit.1,
+            r.policy_version
         );
         return EXIT_OK;
+    }
+    if r.digest_matches() {
+        println!(
+            "replay of scan {}: same findings digest {} but the verdict differs: recorded {}, replayed {} (kit {} sequence {}, policy version {})",
+            r.scan_id,
+            r.replayed,
+            r.recorded_verdict.as_str(),
+            r.replayed_verdict.as_str(),
+            r.kit.0,
+            r.kit.1,
+            r.policy_version
+        );
+        return EXIT_REFUSED;
     }
     println!(
         "replay of scan {}: findings digest differs: recorded {}, replayed {} (kit {} sequence {}, policy version {})",

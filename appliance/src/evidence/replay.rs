@@ -110,8 +110,14 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Whether the replayed findings digest equals the recorded one.
+    /// Whether the replay reproduced the scan: the same findings digest **and** the same
+    /// verdict (a policy's Rego `deny` rules can fail a scan whose findings are unchanged).
     pub fn matches(&self) -> bool {
+        self.digest_matches() && self.recorded_verdict == self.replayed_verdict
+    }
+
+    /// Whether the replayed findings digest equals the recorded one.
+    pub fn digest_matches(&self) -> bool {
         self.recorded == self.replayed
     }
 }
@@ -268,5 +274,38 @@ pub fn referenced_kit_sequences(store: &dyn Store) -> Result<BTreeSet<u64>, Bund
             Some(c) => cursor = Some(c),
             None => return Ok(out),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replay(recorded: &str, replayed: &str, before: Verdict, after: Verdict) -> Replay {
+        Replay {
+            scan_id: "01J0000000000000000000000".into(),
+            recorded: recorded.into(),
+            replayed: replayed.into(),
+            kit: ("kit-1".into(), 1),
+            policy_version: 1,
+            appeared: Vec::new(),
+            disappeared: Vec::new(),
+            changed: Vec::new(),
+            notes: Vec::new(),
+            recorded_verdict: before,
+            replayed_verdict: after,
+        }
+    }
+
+    /// A replay reproduces a scan only with the same digest and the same verdict.
+    #[test]
+    fn a_different_verdict_is_not_a_match() {
+        let same = replay("sha256:a", "sha256:a", Verdict::Fail, Verdict::Fail);
+        assert!(same.matches() && same.digest_matches());
+        let verdict = replay("sha256:a", "sha256:a", Verdict::Fail, Verdict::Pass);
+        assert!(verdict.digest_matches());
+        assert!(!verdict.matches());
+        let digest = replay("sha256:a", "sha256:b", Verdict::Pass, Verdict::Pass);
+        assert!(!digest.matches() && !digest.digest_matches());
     }
 }
