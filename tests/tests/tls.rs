@@ -222,6 +222,7 @@ fn stella_scans_over_https_with_the_site_ca_and_refuses_without_it() {
             || err.to_ascii_lowercase().contains("issuer"),
         "the refusal names the certificate problem: {err}"
     );
+    assert!(err.contains("--ca-file"), "and the way out: {err}");
 
     // Plain HTTP to the TLS port does not get an answer either (exit 4).
     let plain = stella(&format!("http://127.0.0.1:{port}"), None);

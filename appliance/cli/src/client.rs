@@ -210,7 +210,20 @@ fn describe(e: &ureq::Error) -> String {
         ureq::Error::Timeout(t) => {
             format!("timed out ({t:?}); raise --timeout if the appliance is just slow")
         }
-        other => other.to_string(),
+        other => {
+            let text = other.to_string();
+            let lower = text.to_ascii_lowercase();
+            if matches!(other, ureq::Error::Rustls(_))
+                || lower.contains("certificate")
+                || lower.contains("issuer")
+            {
+                format!(
+                    "{text}; if the appliance's certificate comes from a site CA or is self-signed, pass that CA with --ca-file"
+                )
+            } else {
+                text
+            }
+        }
     }
 }
 
