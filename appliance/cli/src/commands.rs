@@ -6,7 +6,7 @@ use crate::client::{Client, ClientConfig};
 use crate::error::{CliError, EXIT_PASS, EXIT_POLICY_FAIL};
 use crate::format::{self, Context, Format};
 use crate::output::{self, MAX_SBOM_BYTES};
-use crate::report::{Decision, ScanReport, Verdict};
+use crate::report::{Decision, Mark, Marked, ScanReport, Verdict};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -198,34 +198,45 @@ pub fn scan(args: &ScanArgs) -> Result<u8, CliError> {
 
     let answer = scan_with_quota_wait(&client, args, &sbom, log)?;
     let scan_url = format!("{}/api/v1/scan", client.base());
-    let report = ScanReport::from_json(&answer.body).map_err(|e| CliError::BadResponse {
+    let not_a_result = |e: serde_json::Error| CliError::BadResponse {
         url: scan_url.clone(),
         detail: format!("not a scan result: {e}"),
-    })?;
-    let decision = Decision::new(&report, args.fail_on);
-    let sbom_uri = output::sbom_uri(&args.sbom);
-    let ctx = Context {
-        report: &report,
-        raw: &answer.body,
-        decision,
-        sbom_uri: &sbom_uri,
-        sbom: &sbom,
-        name: args.name.as_deref(),
-        color: args.output.is_none() && args.format == Format::Table && use_color(args.color),
     };
-    let rendered = format::render(args.format, &ctx).map_err(|e| CliError::BadResponse {
-        url: scan_url,
-        detail: format!("not JSON: {e}"),
-    })?;
+    let (rendered, facts) = if args.format == Format::Json {
+        // The server's bytes are printed as they are: read only what the exit code and
+        // the summary line need (parsing validates the whole document).
+        let report: ScanReport<Mark> = ScanReport::from_json(&answer.body).map_err(not_a_result)?;
+        let decision = Decision::new(&report, args.fail_on);
+        let facts = Facts::of(&report, decision);
+        (format::json_pretty_valid(&answer.body), facts)
+    } else {
+        let report: ScanReport = ScanReport::from_json(&answer.body).map_err(not_a_result)?;
+        let decision = Decision::new(&report, args.fail_on);
+        let sbom_uri = output::sbom_uri(&args.sbom);
+        let ctx = Context {
+            report: &report,
+            raw: &answer.body,
+            decision,
+            sbom_uri: &sbom_uri,
+            sbom: &sbom,
+            name: args.name.as_deref(),
+            color: args.output.is_none() && args.format == Format::Table && use_color(args.color),
+        };
+        let rendered = format::render(args.format, &ctx).map_err(|e| CliError::BadResponse {
+            url: scan_url.clone(),
+            detail: format!("not JSON: {e}"),
+        })?;
+        (rendered, Facts::of(&report, decision))
+    };
     match &args.output {
         Some(path) => output::write_atomic(path, &rendered)?,
         None => write_stdout(&rendered)?,
     }
 
     if let Some(path) = &args.evidence {
-        let ev = client.evidence(&report.scan_id)?;
+        let ev = client.evidence(&facts.scan_id)?;
         check_envelope_shape(&ev.body).map_err(|detail| CliError::BadResponse {
-            url: format!("{}/api/v1/scans/{}/evidence", client.base(), report.scan_id),
+            url: format!("{}/api/v1/scans/{}/evidence", client.base(), facts.scan_id),
             detail,
         })?;
         output::write_atomic(path, &ev.body)?;
@@ -235,19 +246,41 @@ pub fn scan(args: &ScanArgs) -> Result<u8, CliError> {
     if let Some(line) = answer.rate.line() {
         log.info(&line);
     }
-    let failing = report.failing(decision.threshold).count();
+    let decision = facts.decision;
     log.info(&format!(
-        "verdict: {} ({failing} unmuted findings at or above {}; {} findings, {} muted; scan {})",
+        "verdict: {} ({} unmuted findings at or above {}; {} findings, {} muted; scan {})",
         decision.verdict.as_str(),
+        facts.failing,
         decision.threshold,
-        report.findings.len(),
-        report.findings.iter().filter(|f| f.muted).count(),
-        crate::format::table::fit(&report.scan_id, 40),
+        facts.total,
+        facts.muted,
+        crate::format::table::fit(&facts.scan_id, 40),
     ));
     Ok(match decision.verdict {
         Verdict::Pass => EXIT_PASS,
         Verdict::Fail => EXIT_POLICY_FAIL,
     })
+}
+
+/// What `stella scan` reports after the output is written, whichever way it was parsed.
+struct Facts {
+    scan_id: String,
+    decision: Decision,
+    failing: usize,
+    total: usize,
+    muted: usize,
+}
+
+impl Facts {
+    fn of<F: Marked>(report: &ScanReport<F>, decision: Decision) -> Facts {
+        Facts {
+            scan_id: report.scan_id.clone(),
+            decision,
+            failing: report.failing(decision.threshold).count(),
+            total: report.findings.len(),
+            muted: report.findings.iter().filter(|f| f.muted()).count(),
+        }
+    }
 }
 
 /// A DSSE envelope has `payload`, `payloadType` and a non-empty `signatures` array; the

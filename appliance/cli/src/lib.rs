@@ -12,7 +12,7 @@
 //! let body = br#"{"scan_id":"01J","verdict":"pass","findings":[
 //!   {"id":"GHSA-1","severity":"high","muted":false,
 //!    "package":{"name":"lodash","version":"4.17.11","purl":"pkg:npm/lodash@4.17.11","ecosystem":"npm"}}]}"#;
-//! let report = ScanReport::from_json(body).expect("valid answer");
+//! let report: ScanReport = ScanReport::from_json(body).expect("valid answer");
 //! // --fail-on recomputes the verdict locally from unmuted findings.
 //! let d = Decision::new(&report, Some(FailOn::High));
 //! assert_eq!(d.verdict, Verdict::Fail);

@@ -222,6 +222,42 @@ pub struct Finding {
     pub mute_reason: Option<String>,
 }
 
+/// What the exit code needs of a finding: its severity and whether it is muted.
+pub trait Marked {
+    /// Severity.
+    fn severity(&self) -> Severity;
+    /// Muted by a site policy.
+    fn muted(&self) -> bool;
+}
+
+impl Marked for Finding {
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn muted(&self) -> bool {
+        self.muted
+    }
+}
+
+/// A finding read for its severity and mute state only (the rest of it is skipped, not
+/// copied): what `--format json` needs, since it prints the server's bytes.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Mark {
+    /// Severity.
+    pub severity: Severity,
+    /// Muted by a site policy.
+    pub muted: bool,
+}
+
+impl Marked for Mark {
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn muted(&self) -> bool {
+        self.muted
+    }
+}
+
 /// Finding counts per severity.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -268,9 +304,10 @@ pub struct KitInfo {
     pub created_at: String,
 }
 
-/// The answer to `POST /api/v1/scan`.
+/// The answer to `POST /api/v1/scan`; `F` is [`Finding`] (everything) or [`Mark`]
+/// (severity and mute state only).
 #[derive(Debug, Clone, Deserialize)]
-pub struct ScanReport {
+pub struct ScanReport<F = Finding> {
     /// Scan id (ULID).
     pub scan_id: String,
     /// The appliance's verdict under its own threshold.
@@ -279,7 +316,7 @@ pub struct ScanReport {
     #[serde(default)]
     pub summary: Summary,
     /// All findings, muted included.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<F>,
     /// Warnings about the SBOM or the feeds.
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -294,7 +331,7 @@ pub struct ScanReport {
     pub evidence_url: Option<String>,
 }
 
-impl ScanReport {
+impl<F: Marked + serde::de::DeserializeOwned> ScanReport<F> {
     /// Parses the response body.
     ///
     /// # Errors
@@ -302,12 +339,14 @@ impl ScanReport {
     pub fn from_json(body: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(body)
     }
+}
 
+impl<F: Marked> ScanReport<F> {
     /// Unmuted findings that fail under `threshold`.
-    pub fn failing(&self, threshold: FailOn) -> impl Iterator<Item = &Finding> {
+    pub fn failing(&self, threshold: FailOn) -> impl Iterator<Item = &F> {
         self.findings
             .iter()
-            .filter(move |f| !f.muted && threshold.fails(f.severity))
+            .filter(move |f| !f.muted() && threshold.fails(f.severity()))
     }
 
     /// The verdict recomputed locally under `threshold`.
@@ -342,7 +381,7 @@ impl Decision {
     /// `--fail-on` recomputes the verdict locally from unmuted findings; without it the
     /// server's verdict stands (the appliance's policy is the source of truth).
     #[must_use]
-    pub fn new(report: &ScanReport, fail_on: Option<FailOn>) -> Self {
+    pub fn new<F: Marked>(report: &ScanReport<F>, fail_on: Option<FailOn>) -> Self {
         match fail_on {
             Some(threshold) => Self {
                 threshold,
@@ -413,6 +452,7 @@ mod tests {
     #[test]
     fn missing_verdict_is_an_error() {
         let body = br#"{"scan_id":"x","findings":[]}"#;
-        assert!(ScanReport::from_json(body).is_err());
+        assert!(ScanReport::<Finding>::from_json(body).is_err());
+        assert!(ScanReport::<Mark>::from_json(body).is_err());
     }
 }

@@ -636,6 +636,50 @@ fn json_output_is_the_server_answer() {
     assert!(text.find("\"findings_digest\"") < text.find("\"evidence_url\""));
 }
 
+/// `--format json` prints the server's bytes but still decides the exit code from the
+/// findings: `--fail-on` recomputes it from unmuted findings (the muted critical does not
+/// count), and the summary line counts them.
+#[test]
+fn json_output_exit_code_follows_fail_on() {
+    let e = env();
+    let srv = FakeServer::start(ok_scan("scan-fail.json"));
+    let run = |fail_on: &str| {
+        e.run(
+            &srv.url,
+            &[
+                "scan",
+                "--sbom",
+                "bom.cdx.json",
+                "--format",
+                "json",
+                "--fail-on",
+                fail_on,
+            ],
+        )
+    };
+    let o = run("none");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("verdict: pass (0 unmuted findings at or above none; 3 findings, 1 muted"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run("critical");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("(1 unmuted findings at or above critical"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run("high");
+    assert!(
+        stderr(&o).contains("(2 unmuted findings at or above high"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn output_replaces_an_existing_file() {
     let e = env();

@@ -70,6 +70,14 @@ pub fn json_pretty(raw: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
     Ok(reindent(raw))
 }
 
+/// [`json_pretty`] of bytes already validated as one JSON document (serde_json parsed
+/// them: `from_slice` checks the whole text, trailing characters included). On anything
+/// else the output is unspecified but the function still returns.
+#[must_use]
+pub fn json_pretty_valid(raw: &[u8]) -> Vec<u8> {
+    reindent(raw)
+}
+
 /// The whitespace pass of [`json_pretty`] over a document already known to be valid JSON.
 fn reindent(raw: &[u8]) -> Vec<u8> {
     fn newline(out: &mut Vec<u8>, depth: usize) {
