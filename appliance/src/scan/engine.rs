@@ -55,7 +55,8 @@ pub const ENGINE_VERSION: &str = concat!("stella-engine/", env!("CARGO_PKG_VERSI
 /// Most warnings returned per scan; the rest are counted in a final warning.
 const MAX_WARNINGS: usize = 1000;
 
-/// Most threads one scan is matched on.
+/// Most threads [`Engine::scan`] plans one scan's parts for (rayon's pool itself has one
+/// thread per core).
 pub const MAX_THREADS: usize = 4;
 
 /// Parts per thread a large SBOM is cut into.
@@ -150,18 +151,19 @@ impl Engine {
         &self.index
     }
 
-    /// Matches every component of `sbom`. A large SBOM is split into up to
-    /// [`MAX_THREADS`] parts matched on rayon's pool (persistent threads: a thread spawned
-    /// per scan paid glibc's arena set-up each time and made two threads slower than one);
-    /// the result is the same as matching on one thread, since findings and warnings are
-    /// sorted at the end.
+    /// Matches every component of `sbom`. A large SBOM is cut into parts matched on
+    /// rayon's pool (persistent threads, one per core: a thread spawned per scan paid
+    /// glibc's arena set-up each time and made two threads slower than one); the result is
+    /// the same as matching on one thread, since findings and warnings are sorted at the
+    /// end.
     #[tracing::instrument(skip_all, fields(components = sbom.components.len()))]
     pub fn scan(&self, sbom: &Sbom) -> ScanOutcome {
         self.scan_on(sbom, threads_for(sbom.components.len()))
     }
 
-    /// [`Engine::scan`] on exactly `threads` threads (at least one, at most one per
-    /// component): for benchmarks and for tests that hold the result independent of it.
+    /// [`Engine::scan`] as if on `threads` threads: 1 matches on the calling thread; more
+    /// cut the SBOM into `threads` × 8 parts (at least 16 components each) for rayon's
+    /// pool. For benchmarks, and for tests that hold the result independent of it.
     pub fn scan_on(&self, sbom: &Sbom, threads: usize) -> ScanOutcome {
         let comps = &sbom.components;
         let threads = threads.clamp(1, comps.len().max(1));
