@@ -91,7 +91,25 @@ struct Layout {
     manifests: Vec<Descriptor>,
 }
 
-fn layouts(kit: &Path) -> Vec<Layout> {
+/// The layouts of kit directory `kit`, read once per kit: an activated kit directory never
+/// changes (a new kit is a new directory), so `index.json` is not re-read per request.
+fn layouts(kit: &Path) -> Arc<Vec<Layout>> {
+    static CACHE: std::sync::Mutex<Option<(PathBuf, Arc<Vec<Layout>>)>> =
+        std::sync::Mutex::new(None);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((dir, l)) = &*cache
+        && dir == kit
+    {
+        return Arc::clone(l);
+    }
+    let l = Arc::new(read_layouts(kit));
+    *cache = Some((kit.to_path_buf(), Arc::clone(&l)));
+    l
+}
+
+fn read_layouts(kit: &Path) -> Vec<Layout> {
     let root = kit.join("content").join("oci");
     let Ok(rd) = std::fs::read_dir(&root) else {
         return Vec::new();
@@ -146,7 +164,7 @@ async fn dispatch(
     };
     let head = method == Method::HEAD;
     if rest == "_catalog" {
-        let repos: Vec<String> = layouts(&kit).into_iter().map(|l| l.repository).collect();
+        let repos: Vec<String> = layouts(&kit).iter().map(|l| l.repository.clone()).collect();
         return axum::Json(serde_json::json!({ "repositories": repos })).into_response();
     }
     let (repo, kind, reference) = if let Some((repo, r)) = rest.rsplit_once("/manifests/") {
@@ -162,7 +180,8 @@ async fn dispatch(
             "unknown registry path",
         );
     };
-    let Some(layout) = layouts(&kit).into_iter().find(|l| l.repository == repo) else {
+    let all = layouts(&kit);
+    let Some(layout) = all.iter().find(|l| l.repository == repo) else {
         return oci_error(
             StatusCode::NOT_FOUND,
             "NAME_UNKNOWN",
