@@ -17,6 +17,9 @@ use crate::store::types::{QuotaDecision, QuotaKey, QuotaStatus, Sha256Digest};
 
 const COUNTER_PREFIX: &str = "quota/";
 
+/// How many 20 ms waits for sled's file lock [`Hot::open`] allows.
+const LOCK_WAIT_TRIES: u32 = 50;
+
 pub(super) struct Hot {
     db: sled::Db,
     counters: sled::Tree,
@@ -27,15 +30,28 @@ pub(super) struct Hot {
 
 impl Hot {
     pub(super) fn open(dir: &Path, strict: bool) -> StoreResult<Self> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
             // sled's default; in Relaxed mode this bounds what a power cut can lose.
             .flush_every_ms(Some(500))
             // Counters and layer digests are small: a small cache keeps the appliance's
             // resident memory modest (sled's default is 1 GiB).
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .map_err(StoreError::sled("open DATA/sled"))?;
+            .cache_capacity(64 * 1024 * 1024);
+        // A store closed a moment ago in this process can still hold sled's file lock
+        // while sled's flusher thread winds down: wait for it briefly. Another live
+        // process keeps it longer, and that is still refused (after ~1 s).
+        let mut waited = 0;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(e))
+                    if waited < LOCK_WAIT_TRIES && e.to_string().contains("acquire lock") =>
+                {
+                    waited += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.map_err(StoreError::sled("open DATA/sled"))?,
+            }
+        };
         let counters = db
             .open_tree("counters")
             .map_err(StoreError::sled("open tree counters"))?;
