@@ -117,11 +117,18 @@ fn kit_to_scan_across_the_air_gap() {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(w.join("serve.log")).expect("log file"))
             .spawn()
             .expect("serve"),
     );
     wait_ready(port);
+    // Logs written to a file are plain text: no terminal colour codes.
+    let log = std::fs::read_to_string(w.join("serve.log")).expect("serve log");
+    assert!(log.contains("serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log file: {log:?}"
+    );
 
     // --- CI -----------------------------------------------------------------------------
     let stella = |args: &[&str]| {

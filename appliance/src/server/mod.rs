@@ -171,8 +171,11 @@ pub fn router_for(state: AppState, transport: Transport) -> Router {
 pub fn install_tracing(format: LogFormat) -> bool {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only on a terminal: a log file or journald must not get escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => b.json().try_init().is_ok(),
@@ -255,6 +258,8 @@ where
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
     let addr = listener.local_addr()?;
+    // Start the matching pool now, not on the first large scan.
+    let pool = rayon::current_num_threads();
     let poll_state = state.clone();
     let poll = tokio::spawn(async move {
         let every = Duration::from_secs(poll_state.config.kit_poll_secs);
@@ -268,7 +273,7 @@ where
             }
         }
     });
-    tracing::info!(%addr, ?transport, kit = ?state.kit().map(|k| k.id.clone()), "serving");
+    tracing::info!(%addr, ?transport, pool, kit = ?state.kit().map(|k| k.id.clone()), "serving");
     let app = router_for(state.clone(), transport);
     // Handlers see the peer address (`ConnectInfo<SocketAddr>`: the console's per-address
     // login backoff and its audit records). axum provides that for any listener wrapped
