@@ -126,8 +126,10 @@ fn main() -> ExitCode {
 fn tracing_init() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STELLA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour only on a terminal: cron mail and log files must not get escape codes.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
