@@ -889,25 +889,39 @@ fn http(
     token: &str,
     body: &str,
 ) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let (status, _, body) = raw_http(
+        addr,
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
     (status, body)
+}
+
+/// Serves `env`'s data dir on a loopback port for the length of `f`, then shuts down
+/// gracefully (the store is released when this returns).
+fn serve_once(env: &Env, rt: &tokio::runtime::Runtime, f: &dyn Fn(std::net::SocketAddr)) {
+    let st = env.state(Env::config());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(appliance::server::serve_on(listener, st, async {
+        let _ = rx.await;
+    }));
+    f(addr);
+    let _ = tx.send(());
+    rt.block_on(server).expect("join").expect("serve");
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 #[test]
@@ -915,26 +929,8 @@ fn quota_is_exact_under_concurrency_and_survives_a_restart() {
     let env = Env::new();
     env.import();
     let token = env.token("ci-a"); // 5 scans per day
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let serve_once = |f: &dyn Fn(std::net::SocketAddr)| {
-        let st = env.state(Env::config());
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = rt.spawn(appliance::server::serve_on(listener, st, async {
-            let _ = rx.await;
-        }));
-        f(addr);
-        let _ = tx.send(());
-        rt.block_on(server).expect("join").expect("serve");
-    };
-    serve_once(&|addr| {
+    let rt = runtime();
+    serve_once(&env, &rt, &|addr| {
         let handles: Vec<_> = (0..20)
             .map(|_| {
                 let token = token.clone();
@@ -950,7 +946,7 @@ fn quota_is_exact_under_concurrency_and_survives_a_restart() {
         assert_eq!(codes.iter().filter(|c| **c == 429).count(), 15, "{codes:?}");
     });
     // Restart: a new process state over the same data dir keeps the count.
-    serve_once(&|addr| {
+    serve_once(&env, &rt, &|addr| {
         let (s, body) = http(addr, "GET", "/api/v1/quota", &token, "");
         assert_eq!(s, 200);
         let q: Value = serde_json::from_str(&body).expect("json");
@@ -1017,29 +1013,15 @@ fn console_login(addr: std::net::SocketAddr, user: &str, password: &str) -> (u16
 #[test]
 fn console_login_backoff_is_per_address_over_tcp() {
     let env = Env::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let st = env.state(Env::config());
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(appliance::server::serve_on(listener, st, async {
-        let _ = rx.await;
-    }));
-    for i in 0..appliance::store::FREE_LOGIN_FAILURES + 5 {
-        let (status, body) = console_login(addr, &format!("nobody-{i}"), "wrong");
-        assert_ne!(status, 303, "{body}");
-    }
-    let (status, body) = console_login(addr, "admin", &env.password);
-    assert_eq!(status, 429, "{body}");
-    assert!(body.contains("Too many"), "{body}");
-    let _ = tx.send(());
-    rt.block_on(server).expect("join").expect("serve");
+    serve_once(&env, &runtime(), &|addr| {
+        for i in 0..appliance::store::FREE_LOGIN_FAILURES + 5 {
+            let (status, body) = console_login(addr, &format!("nobody-{i}"), "wrong");
+            assert_ne!(status, 303, "{body}");
+        }
+        let (status, body) = console_login(addr, "admin", &env.password);
+        assert_eq!(status, 429, "{body}");
+        assert!(body.contains("Too many"), "{body}");
+    });
     // The audit trail names the address.
     let log = std::fs::read_to_string(env.data.join("audit/audit.jsonl")).expect("audit log");
     assert!(
