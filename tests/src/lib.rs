@@ -82,3 +82,41 @@ pub fn free_port() -> u16 {
         .expect("addr")
         .port()
 }
+
+/// The connected side in one step: a vendor key pair in `W/keys` and a kit `W/kit.ouk`
+/// built from the repository's sample OSV feed with one client `client` allowed
+/// `max_scans_per_day` scans.
+///
+/// # Panics
+///
+/// When a step fails (with its output).
+#[allow(clippy::expect_used)]
+pub fn build_sample_kit(w: &Path, client: &str, max_scans_per_day: u32) {
+    ok(
+        run(Command::new(bin("stella-kit"))
+            .args(["keygen", "--out"])
+            .arg(w.join("keys"))),
+        "keygen",
+    );
+    std::fs::write(
+        w.join("kit.toml"),
+        format!(
+            "valid_days = 30\n[[source]]\nkind = \"dir\"\npath = \"{}\"\n[[client]]\nid = \"{client}\"\nmax_scans_per_day = {max_scans_per_day}\n",
+            repo().join("samples/feeds/osv").display()
+        ),
+    )
+    .expect("kit.toml");
+    ok(
+        run(Command::new(bin("stella-kit"))
+            .arg("build")
+            .arg("--config")
+            .arg(w.join("kit.toml"))
+            .arg("--key")
+            .arg(w.join("keys/vendor.key"))
+            .arg("--out")
+            .arg(w.join("kit.ouk"))
+            .arg("--cache")
+            .arg(w.join("cache"))),
+        "stella-kit build",
+    );
+}

@@ -5,7 +5,7 @@
 //! the signed evidence offline.
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::{Server, bin, free_port, ok, repo, run};
+use tests::{Server, bin, build_sample_kit, free_port, ok, repo, run};
 
 fn wait_ready(port: u16) {
     let start = Instant::now();
@@ -29,33 +29,7 @@ fn kit_to_scan_across_the_air_gap() {
     let d = tempfile::tempdir().expect("tmp");
     let w = d.path();
     // --- connected side -----------------------------------------------------------------
-    ok(
-        run(Command::new(bin("stella-kit"))
-            .args(["keygen", "--out"])
-            .arg(w.join("keys"))),
-        "keygen",
-    );
-    std::fs::write(
-        w.join("kit.toml"),
-        format!(
-            "valid_days = 30\n[[source]]\nkind = \"dir\"\npath = \"{}\"\n[[client]]\nid = \"ci-e2e\"\nmax_scans_per_day = 2\n",
-            repo().join("samples/feeds/osv").display()
-        ),
-    )
-    .expect("kit.toml");
-    ok(
-        run(Command::new(bin("stella-kit"))
-            .arg("build")
-            .arg("--config")
-            .arg(w.join("kit.toml"))
-            .arg("--key")
-            .arg(w.join("keys/vendor.key"))
-            .arg("--out")
-            .arg(w.join("kit.ouk"))
-            .arg("--cache")
-            .arg(w.join("cache"))),
-        "stella-kit build",
-    );
+    build_sample_kit(w, "ci-e2e", 2);
     ok(
         run(Command::new("minisign")
             .arg("-Vm")

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use tests::{Server, bin, free_port, ok, repo, run};
+use tests::{Server, bin, build_sample_kit, free_port, ok, repo, run};
 
 /// The site PKI: `ca.pem`, `cert.pem` (server chain for localhost/127.0.0.1), `key.pem`,
 /// and `other-key.pem` (a key that belongs to no certificate here).
@@ -94,33 +94,7 @@ fn wait_ready(port: u16, ca: &rustls::pki_types::CertificateDer<'static>, server
 
 /// A data dir with a kit from the sample feed imported; returns the client token.
 fn appliance_with_kit(w: &Path) -> (PathBuf, String) {
-    ok(
-        run(Command::new(bin("stella-kit"))
-            .args(["keygen", "--out"])
-            .arg(w.join("keys"))),
-        "keygen",
-    );
-    std::fs::write(
-        w.join("kit.toml"),
-        format!(
-            "valid_days = 30\n[[source]]\nkind = \"dir\"\npath = \"{}\"\n[[client]]\nid = \"ci-tls\"\nmax_scans_per_day = 10\n",
-            repo().join("samples/feeds/osv").display()
-        ),
-    )
-    .expect("kit.toml");
-    ok(
-        run(Command::new(bin("stella-kit"))
-            .arg("build")
-            .arg("--config")
-            .arg(w.join("kit.toml"))
-            .arg("--key")
-            .arg(w.join("keys/vendor.key"))
-            .arg("--out")
-            .arg(w.join("kit.ouk"))
-            .arg("--cache")
-            .arg(w.join("cache"))),
-        "stella-kit build",
-    );
+    build_sample_kit(w, "ci-tls", 10);
     let data = w.join("data");
     ok(
         run(Command::new(bin("stella-appliance"))
