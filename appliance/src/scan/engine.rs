@@ -65,12 +65,10 @@ const PARTS_PER_THREAD: usize = 8;
 /// Fewest components per matching thread: below this a thread costs more than it saves.
 const MIN_COMPONENTS_PER_THREAD: usize = 200;
 
-/// How many threads to match `n` components on: one per core (at most [`MAX_THREADS`]),
-/// each with at least [`MIN_COMPONENTS_PER_THREAD`] components.
+/// How many threads to match `n` components on: one per thread of rayon's pool (at most
+/// [`MAX_THREADS`]), each with at least [`MIN_COMPONENTS_PER_THREAD`] components.
 fn threads_for(n: usize) -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
-    cores
+    rayon::current_num_threads()
         .min(MAX_THREADS)
         .min(n / MIN_COMPONENTS_PER_THREAD)
         .max(1)
@@ -467,37 +465,22 @@ fn group_records<'a>(
     let mut root_list: Vec<usize> = roots.iter().copied().filter(|&r| r != usize::MAX).collect();
     root_list.sort_unstable();
     root_list.dedup();
+    let member = |i: usize| {
+        let r = &records[i];
+        Member {
+            advisory: r.advisory,
+            details: r.details,
+            assessment: r.assessment,
+            affected: r.affected.clone(),
+        }
+    };
     for root in root_list {
-        let members: Vec<usize> = (0..n).filter(|&i| roots[i] == root).collect();
-        let attached: Vec<usize> = attach
-            .iter()
-            .filter(|(_, t)| t.contains(&root))
-            .map(|(i, _)| *i)
-            .collect();
         out.push(GroupOwned {
-            members: members
+            members: (0..n).filter(|&i| roots[i] == root).map(member).collect(),
+            attached: attach
                 .iter()
-                .map(|&i| {
-                    let r = &records[i];
-                    Member {
-                        advisory: r.advisory,
-                        details: r.details,
-                        assessment: r.assessment,
-                        affected: r.affected.clone(),
-                    }
-                })
-                .collect(),
-            attached: attached
-                .iter()
-                .map(|&i| {
-                    let r = &records[i];
-                    Member {
-                        advisory: r.advisory,
-                        details: r.details,
-                        assessment: r.assessment,
-                        affected: r.affected.clone(),
-                    }
-                })
+                .filter(|(_, t)| t.contains(&root))
+                .map(|(i, _)| member(*i))
                 .collect(),
         });
     }
