@@ -617,6 +617,20 @@ impl AdvisoryIndex {
         &self.stats
     }
 
+    /// Bytes of record details held in memory rather than in a spill file: all of them
+    /// without [`IndexLimits::spill_dir`], and with it whatever could not be spilled (a
+    /// read-only directory). 0 when everything went to the spill file.
+    pub fn details_in_memory(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Memory(m) => m.len() as u64,
+                #[cfg(unix)]
+                Part::File(_) => 0,
+            })
+            .sum()
+    }
+
     /// What a finding shows about record `record` (a [`Hit::record`]): read from the
     /// details store, so call it only for the records a scan matched.
     ///
@@ -1200,6 +1214,19 @@ mod tests {
         .expect("load");
         assert!(matches!(spilled.parts[..], [Part::File(_)]));
         assert!(matches!(memory.parts[..], [Part::Memory(_)]));
+        assert_eq!(spilled.details_in_memory(), 0);
+        assert!(memory.details_in_memory() > 0);
+        // A spill directory that cannot take the file: details stay in memory, and say so.
+        let unusable = AdvisoryIndex::from_jsonl_dir(
+            dir.path(),
+            &IndexLimits::default().spill_dir(dir.path().join("no-such-dir")),
+        )
+        .expect("load");
+        assert!(unusable.details_in_memory() > 0);
+        assert_eq!(
+            unusable.details(0).expect("details"),
+            spilled.details(0).expect("d")
+        );
         let d = memory.details(0).expect("details");
         assert_eq!(d.aliases, [AdvisoryId::new("CVE-2024-1").expect("id")]);
         assert_eq!(d.upstream.len(), 2);

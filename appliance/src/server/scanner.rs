@@ -45,15 +45,20 @@ pub fn load_engine(content_dir: &Path) -> Result<Arc<dyn Scanner>, String> {
     let index = if content_dir.join("advisories").is_dir() {
         // Record details go to an unlinked file beside the kit's advisories (the page
         // cache serves the few a scan reads); a read-only kit keeps them in memory.
-        if let Err(e) = tempfile::tempfile_in(content_dir) {
+        let index = AdvisoryIndex::from_jsonl_dir(
+            content_dir,
+            &IndexLimits::default().spill_dir(content_dir),
+        )
+        .map_err(|e| e.to_string())?;
+        let in_memory = index.details_in_memory();
+        if in_memory > 0 {
             tracing::warn!(
                 dir = %content_dir.display(),
-                error = %e,
-                "cannot create the index's details file beside the kit; record details stay in memory (more RSS)"
+                bytes = in_memory,
+                "could not write the index's details file beside the kit; record details stay in memory (more RSS)"
             );
         }
-        AdvisoryIndex::from_jsonl_dir(content_dir, &IndexLimits::default().spill_dir(content_dir))
-            .map_err(|e| e.to_string())?
+        index
     } else {
         AdvisoryIndex::from_advisories(Vec::new())
     };
