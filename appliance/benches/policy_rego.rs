@@ -13,10 +13,10 @@ use std::hint::black_box;
 
 use appliance::policy::Policy;
 use appliance::policy::rego::ScanFacts;
-use appliance::scan::findings::{Finding, FindingPackage};
-use appliance::scan::severity::Severity;
 use appliance::server::handlers::apply_policy;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use scanner::findings::{Finding, FindingPackage};
+use scanner::severity::Severity;
 use time::OffsetDateTime;
 
 const YAML: &str = "fail_on: high\nmutes:\n  - advisory: CVE-2099-0000001\n    reason: r\n  - purl: 'pkg:pypi/never@*'\n    reason: r\n";

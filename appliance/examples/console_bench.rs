@@ -24,8 +24,6 @@ use anyhow::Context as _;
 use appliance::evidence::{
     ApplianceFacts, BySeverity, KitFacts, PolicyFacts, ScanPredicate, Statement, Summary,
 };
-use appliance::scan::findings::{Finding, FindingPackage, findings_digest};
-use appliance::scan::severity::Severity;
 use appliance::server::{AppState, Config};
 use appliance::store::{
     Durability, EmbeddedStore, KitRef, NewScan, ScanId, SeverityCounts, Store, StoreOptions,
@@ -38,6 +36,8 @@ use bundles::path::media_types;
 use bundles::tokens::{ClientToken, ClientTokens, Revocations};
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
 use importer::datadir::{DataDir, InitOptions};
+use scanner::findings::{Finding, FindingPackage, findings_digest};
+use scanner::severity::Severity;
 use signing::minisign::{self, SignOptions};
 use signing::{KeyId, KeyPair, jwt};
 use time::OffsetDateTime;

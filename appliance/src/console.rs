@@ -130,7 +130,7 @@ impl std::fmt::Debug for ApplianceConsole {
     }
 }
 
-/// One finding as stored in a scan's findings JSON (see `server::scanner::Finding`).
+/// One finding as stored in a scan's findings JSON (see `scanner::Finding`).
 #[derive(Debug, Deserialize)]
 struct StoredFinding {
     id: String,

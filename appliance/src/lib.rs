@@ -1,6 +1,6 @@
 //! The sealed Stella Ops Offline appliance.
 //!
-//! - [`scan`]: the scan engine (SBOM parsing, version ordering, matching).
+//! - the matcher is the [`scanner`] crate (SBOM parsing, version orderings, advisory index, engine).
 //! - [`store`]: persistence behind the [`store::Store`] trait (SQLite, sled, blob files).
 //! - [`console`]: the web console over the real state ([`web::Console`]).
 //! - [`cli`]: the administrative commands (`init`, `import`, `token`, `status`, `rollback`, `audit verify`).
@@ -19,6 +19,5 @@ pub mod policy;
 pub mod quickstart;
 pub mod quota;
 pub mod registry;
-pub mod scan;
 pub mod server;
 pub mod store;

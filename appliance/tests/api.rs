@@ -853,7 +853,8 @@ async fn layers_missing_reports_unseen_digests_and_scans_register_layers() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(json_of(&b)["missing"], json!([known, unknown]));
     let sbom = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sbom/debian12-image.syft.json"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scanner/tests/data/sbom/debian12-image.syft.json"),
     )
     .expect("fixture");
     let (s, _, v) = scan(&st, &token, &sbom).await;

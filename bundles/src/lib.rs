@@ -45,7 +45,6 @@
 
 pub mod error;
 pub mod evidence;
-pub mod index;
 pub mod limits;
 pub mod manifest;
 pub mod model;

@@ -2,7 +2,7 @@
 //! parsing must be deterministic.
 #![no_main]
 
-use appliance::scan::sbom::{SbomLimits, parse};
+use scanner::sbom::{SbomLimits, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -26,9 +26,9 @@ mkdir -p "$W"
 cargo build --release -q -p kit-builder -p appliance -p stella-cli
 # Build the in-process bench binary now, from the same tree as the binaries above (other
 # work may change the tree while this runs).
-BENCH_BIN=$(cargo test --release -p appliance --test trivy_crosscheck --no-run 2>&1 |
+BENCH_BIN=$(cargo test --release -p scanner --test integration --no-run 2>&1 |
   sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
-[ -x "$BENCH_BIN" ] || { echo "could not build the trivy_crosscheck test binary" >&2; exit 1; }
+[ -x "$BENCH_BIN" ] || { echo "could not build the scanner integration test binary" >&2; exit 1; }
 KIT=target/release/stella-kit; APP=target/release/stella-appliance; STELLA=target/release/stella
 
 # 1. advisories (the same generator and seed as tests/bench/kit_build.sh)
@@ -170,6 +170,6 @@ echo "appliance RSS after the runs: $(rss)"
 
 # 5. in-process parse + match, release build, same SBOM and kit
 STELLA_BENCH_KIT_CONTENT="$W/data/current/content" STELLA_BENCH_SBOM="$W/sbom.cdx.json" \
-  "$BENCH_BIN" --ignored --nocapture --exact bench_parse_and_match_in_process 2>&1 |
+  "$BENCH_BIN" --ignored --nocapture --exact trivy_crosscheck::bench_parse_and_match_in_process 2>&1 |
   grep -E "in-process|test result"
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,7 +1,7 @@
 //! Sealed means sealed: the appliance's dependency tree holds no HTTP client — no client
 //! crate, and no client feature of hyper / hyper-util (hyper serves, it never connects).
 //! The connected-side `stella-kit` and the `stella` CI client are separate crates and
-//! may use one.
+//! may use one. And the matcher (`scanner`) builds without the server's stack.
 use std::process::Command;
 
 const CLIENT_CRATES: &[&str] = &[
@@ -19,6 +19,16 @@ const CLIENT_CRATES: &[&str] = &[
 ];
 
 fn cargo_tree(args: &[&str]) -> String {
+    cargo_tree_of("appliance", args)
+}
+
+fn crate_names(tree: &str) -> Vec<&str> {
+    tree.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+fn cargo_tree_of(package: &str, args: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let o = Command::new(cargo)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -27,7 +37,7 @@ fn cargo_tree(args: &[&str]) -> String {
             "--offline",
             "--locked",
             "-p",
-            "appliance",
+            package,
             "--target",
             "all",
         ])
@@ -45,10 +55,7 @@ fn cargo_tree(args: &[&str]) -> String {
 #[test]
 fn the_appliance_links_no_http_client() {
     let tree = cargo_tree(&["-e", "normal", "--prefix", "none"]);
-    let crates: Vec<&str> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+    let crates = crate_names(&tree);
     assert!(crates.contains(&"axum"), "the tree looks wrong:\n{tree}");
     for c in CLIENT_CRATES {
         assert!(
@@ -62,5 +69,17 @@ fn the_appliance_links_no_http_client() {
             !(line.starts_with("hyper") && line.contains("feature \"client")),
             "a client feature of hyper is enabled in the appliance: {line}"
         );
+    }
+}
+
+#[test]
+fn the_scanner_has_no_server_stack() {
+    let tree = cargo_tree_of("scanner", &["-e", "normal", "--prefix", "none"]);
+    let crates = crate_names(&tree);
+    assert!(crates.contains(&"bundles"), "the tree looks wrong:\n{tree}");
+    for c in [
+        "axum", "hyper", "tokio", "rusqlite", "sled", "regorus", "askama", "web", "importer",
+    ] {
+        assert!(!crates.contains(&c), "the scanner crate depends on {c}");
     }
 }

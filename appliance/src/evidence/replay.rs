@@ -19,10 +19,10 @@ use importer::datadir::DataDir;
 use super::bundle::{BundleError, ScanInputs, scan_inputs};
 use crate::policy::Policy;
 use crate::policy::rego::ScanFacts;
-use crate::scan::findings::{Finding, findings_digest};
-use crate::scan::sbom::SbomLimits;
-use crate::server::scanner::{ENGINE_VERSION, load_engine};
 use crate::store::{PageRequest, ScanFilter, ScanId, Store, Verdict};
+use scanner::findings::{Finding, findings_digest};
+use scanner::sbom::SbomLimits;
+use scanner::{ENGINE_VERSION, load_engine};
 
 /// Why a replay could not run (a different answer is not an error: see [`Replay`]).
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +136,7 @@ pub fn replay(store: &dyn Store, dd: &DataDir, id: &ScanId) -> Result<Replay, Re
     let inputs: ScanInputs =
         scan_inputs(store, dd, id)?.ok_or_else(|| ReplayError::NoSuchScan(scan.clone()))?;
     let p = &inputs.statement.predicate;
-    let sbom = crate::scan::sbom::parse(
+    let sbom = scanner::sbom::parse(
         &inputs.sbom,
         &SbomLimits::default().max_bytes(crate::store::MAX_SBOM_BYTES),
     )

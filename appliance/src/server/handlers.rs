@@ -25,12 +25,12 @@ use crate::evidence::{
 use crate::policy::rego::{Decision, RegoFinding, Report as RegoReport, ScanFacts};
 use crate::policy::{FindingFacts, Level, MuteRule, Policy};
 use crate::quota::{quota_headers, utc_day};
-use crate::scan::findings::{canonical_json_string, digest_of_canonical};
-use crate::scan::sbom::{SbomError, SbomLimits};
 use crate::store::{
     KitRef, NewPolicy, NewScan, PageRequest, QuotaStatus, ScanFilter, ScanId, ScanRecord,
     SeverityCounts, Sha256Digest, Verdict,
 };
+use scanner::findings::{canonical_json_string, digest_of_canonical};
+use scanner::sbom::{SbomError, SbomLimits};
 
 /// Largest JSON body of the small endpoints (layers, mutes, tokens).
 const MAX_JSON_BODY: usize = 1024 * 1024;
@@ -268,7 +268,7 @@ fn run_scan(
     mut timings: Timings,
 ) -> ApiResult<Response> {
     // 1. Parse first: a refused SBOM costs no quota.
-    let sbom = crate::scan::sbom::parse(
+    let sbom = scanner::sbom::parse(
         bytes,
         &SbomLimits::default().max_bytes(st.config.max_sbom_bytes),
     )
@@ -324,7 +324,7 @@ fn run_scan(
 /// [`crate::policy::rego`]); their deny messages and errors are the returned warnings.
 pub fn apply_policy(
     policy: &Policy,
-    findings: &mut [crate::scan::findings::Finding],
+    findings: &mut [scanner::findings::Finding],
     now: OffsetDateTime,
     scan: &ScanFacts,
 ) -> (u32, BySeverity, Verdict, Vec<String>) {
@@ -393,7 +393,7 @@ fn scan_accepted(
     client: &Client,
     q: ScanQuery,
     bytes: &[u8],
-    sbom: crate::scan::sbom::Sbom,
+    sbom: scanner::sbom::Sbom,
     now: OffsetDateTime,
     timings: &mut Timings,
 ) -> ApiResult<Response> {

@@ -31,7 +31,6 @@ pub mod config;
 pub mod error;
 pub mod handlers;
 pub mod metrics;
-pub mod scanner;
 pub mod state;
 pub mod timing;
 pub mod tls;

@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 use super::config::Config;
 use super::error::ApiError;
 use super::metrics::{Gauges, Metrics};
-use super::scanner::{Scanner, load_engine};
 use crate::policy::{Policy, PolicyError};
 use crate::store::{NewPolicy, PolicyVersion, Store};
+use scanner::{Scanner, load_engine};
 
 /// Why the service could not start or reload.
 #[derive(Debug, thiserror::Error)]

@@ -230,17 +230,18 @@ pub struct Advisory {
     database_severity: Option<String>,
 }
 
-/// What [`Advisory::into_index_parts`] moves out.
-pub(crate) struct IndexParts {
-    pub(crate) id: AdvisoryId,
-    pub(crate) modified: Timestamp,
-    pub(crate) aliases: Vec<AdvisoryId>,
-    pub(crate) upstream: Vec<AdvisoryId>,
-    pub(crate) summary: Option<String>,
-    pub(crate) severity: Vec<Severity>,
-    pub(crate) database_severity: Option<String>,
-    pub(crate) references: Vec<Reference>,
-    pub(crate) affected: Vec<Affected>,
+/// What [`Advisory::into_index_parts`] moves out: the parts a scan index keeps.
+#[allow(missing_docs)] // each field is the advisory field of the same name
+pub struct IndexParts {
+    pub id: AdvisoryId,
+    pub modified: Timestamp,
+    pub aliases: Vec<AdvisoryId>,
+    pub upstream: Vec<AdvisoryId>,
+    pub summary: Option<String>,
+    pub severity: Vec<Severity>,
+    pub database_severity: Option<String>,
+    pub references: Vec<Reference>,
+    pub affected: Vec<Affected>,
 }
 
 impl Advisory {
@@ -303,9 +304,9 @@ impl Advisory {
         self.database_severity.as_deref()
     }
 
-    /// Moves out the parts the scan index keeps (see [`crate::index::IndexedAdvisory`]),
+    /// Moves out the parts a scan index keeps (the `scanner` crate's `IndexedAdvisory`),
     /// dropping the rest (`details`, the bulk of a real record) without copying anything.
-    pub(crate) fn into_index_parts(self) -> IndexParts {
+    pub fn into_index_parts(self) -> IndexParts {
         IndexParts {
             id: self.id,
             modified: self.modified,

@@ -1,7 +1,7 @@
 //! The canonical advisory schema carried in kits (OSV-based, FORMATS.md §3).
 //!
 //! Shared by the producer (kit-builder: OSV JSON in → [`Advisory`] → canonical JSONL), the
-//! importer (builds the scan index from it) and the scan engine (evaluates ranges with
+//! importer (validates it) and the `scanner` crate (indexes it and evaluates ranges with
 //! [`Affected::affects`]). Serde and validation only, no file or network I/O.
 //!
 //! Every value of these types is valid: the lenient OSV reader and the strict canonical
@@ -46,7 +46,7 @@ mod range;
 mod tests;
 mod types;
 
-pub use advisory::{Advisory, Affected, Package, pep503_normalize};
+pub use advisory::{Advisory, Affected, IndexParts, Package, pep503_normalize};
 pub use canonical::{JsonlReader, write_jsonl};
 pub use ecosystem::{BaseEcosystem, Ecosystem, InvalidEcosystem, VersionScheme};
 pub use error::ModelError;

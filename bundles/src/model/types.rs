@@ -282,7 +282,7 @@ pub struct Reference {
 
 impl Reference {
     /// The URL, moved out.
-    pub(crate) fn into_url(self) -> String {
+    pub fn into_url(self) -> String {
         self.url
     }
 

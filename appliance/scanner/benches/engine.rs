@@ -15,11 +15,11 @@ use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
-use appliance::scan::engine::Engine;
-use appliance::scan::sbom::{SbomLimits, parse};
-use bundles::index::{AdvisoryIndex, IndexLimits};
 use bundles::model::{Advisory, write_jsonl};
 use criterion::{Criterion, criterion_group, criterion_main};
+use scanner::engine::Engine;
+use scanner::index::{AdvisoryIndex, IndexLimits};
+use scanner::sbom::{SbomLimits, parse};
 
 const ECOS: [(&str, &str); 3] = [("npm", "npm"), ("Go", "golang"), ("Debian:12", "deb")];
 
@@ -103,7 +103,7 @@ fn synthetic_sbom(n: usize, packages: usize) -> Vec<u8> {
 }
 
 fn sample_feed() -> Vec<Advisory> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/feeds/osv");
     let mut out = Vec::new();
     for d in std::fs::read_dir(&root).expect("sample feed").flatten() {
         for f in std::fs::read_dir(d.path()).expect("dir").flatten() {
@@ -137,7 +137,7 @@ fn bench_engine(c: &mut Criterion) {
     });
 
     let demo = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/sboms/demo-cyclonedx.json"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/sboms/demo-cyclonedx.json"),
     )
     .expect("demo SBOM");
     g.bench_function("parse_and_scan_demo", |b| {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the Trivy DB the cross-check test (appliance/tests/trivy_crosscheck.rs) scans
+# Regenerates the Trivy DB the cross-check test (appliance/scanner/tests/trivy_crosscheck.rs) scans
 # with: the repo's sample feed (samples/feeds/osv) converted by the oracle's mktrivydb.py
 # (../shared/oracles/trivydb/, README §6) — language ecosystems from the OSV records, OS
 # buckets from os-advisories.json, which os_advisories.py derives from the same
@@ -8,7 +8,7 @@
 # Needs the oracles (source ../shared/oracles/env.sh; boltput from install.sh).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../../../.." && pwd)"
+root="$(cd "$here/../../../../.." && pwd)"
 oracles="${ORACLES_DIR:-$root/../shared/oracles}"
 source "$oracles/env.sh"
 feed="$root/samples/feeds/osv"

@@ -2,17 +2,17 @@
 # Regenerates the version-ordering vectors in this folder from the reference
 # implementations ("oracles") in ../shared/oracles/vercmp (see its README, section 2).
 # Each <eco>.tsv holds `a<TAB>b<TAB>expected` lines: -1, 0, 1, or `ERR <reason>` when the
-# reference refuses a version. appliance/tests/vercmp.rs checks every line against our
+# reference refuses a version. appliance/scanner/tests/vercmp.rs checks every line against our
 # implementation; the tests never run the oracles themselves.
 #
-#   appliance/tests/data/vercmp/regen.sh            # every ecosystem listed below
-#   appliance/tests/data/vercmp/regen.sh go rpm     # only these
+#   appliance/scanner/tests/data/vercmp/regen.sh            # every ecosystem listed below
+#   appliance/scanner/tests/data/vercmp/regen.sh go rpm     # only these
 #
 # Every file = the driver's curated pairs + RANDOM seeded random pairs per seed in SEEDS
 # (duplicates dropped, order kept), so a file is reproducible from this script alone.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-shared="${SHARED:-$here/../../../../../shared}"
+shared="${SHARED:-$here/../../../../../../shared}"
 # shellcheck disable=SC1091
 source "$shared/oracles/env.sh"
 driver="$shared/oracles/vercmp/driver.py"

@@ -26,7 +26,7 @@
 //!
 //! ```
 //! use std::cmp::Ordering;
-//! use appliance::scan::versions::{compare, ordering};
+//! use scanner::versions::{compare, ordering};
 //! use bundles::model::{VersionOrdering, VersionScheme};
 //!
 //! assert_eq!(compare(VersionScheme::Dpkg, "1.0~rc1", "1.0").expect("valid"), Ordering::Less);

@@ -53,7 +53,7 @@
 //! `withdrawn` only once a record has been withdrawn.
 //!
 //! ```
-//! use bundles::index::AdvisoryIndex;
+//! use crate::index::AdvisoryIndex;
 //! use bundles::model::{Advisory, Ecosystem};
 //!
 //! let adv = Advisory::from_osv_json(br#"{"id": "GHSA-aaaa-bbbb-cccc",
@@ -76,7 +76,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::model::{
+use bundles::model::{
     Advisory, AdvisoryId, Affected, BaseEcosystem, Ecosystem, JsonlReader, ModelError, Severity,
     Timestamp, pep503_normalize,
 };
@@ -106,7 +106,7 @@ impl Default for IndexLimits {
             max_advisories: 2_000_000,
             max_file_bytes: 4 * 1024 * 1024 * 1024,
             max_files: 256,
-            max_line_bytes: crate::model::limits::MAX_ADVISORY_JSON_BYTES,
+            max_line_bytes: bundles::model::limits::MAX_ADVISORY_JSON_BYTES,
             spill_dir: None,
         }
     }
@@ -400,7 +400,7 @@ pub struct AdvisoryIndex {
 /// The lookup name of `name` in `base` (see the module table). Borrowed when unchanged.
 ///
 /// ```
-/// use bundles::index::normalize_name;
+/// use crate::index::normalize_name;
 /// use bundles::model::BaseEcosystem;
 /// assert_eq!(normalize_name(&BaseEcosystem::PyPI, "Zope.Interface"), "zope-interface");
 /// assert_eq!(normalize_name(&BaseEcosystem::NuGet, "Newtonsoft.Json"), "newtonsoft.json");
@@ -473,7 +473,7 @@ fn redhat_major(r: &str) -> Option<&str> {
 /// `component` in `base` (the rules are in the module documentation).
 ///
 /// ```
-/// use bundles::index::release_matches;
+/// use crate::index::release_matches;
 /// use bundles::model::BaseEcosystem;
 /// assert!(release_matches(&BaseEcosystem::Debian, Some("12"), Some("12")));
 /// assert!(!release_matches(&BaseEcosystem::Debian, Some("12"), Some("11")));
@@ -525,7 +525,7 @@ impl AdvisoryIndex {
     }
 
     /// Loads every `advisories/*.jsonl` file under an unpacked kit directory `kit_dir`
-    /// (files written by [`crate::model::write_jsonl`], one per OSV base ecosystem), in
+    /// (files written by [`bundles::model::write_jsonl`], one per OSV base ecosystem), in
     /// file-name order. Other files are ignored.
     ///
     /// # Errors
@@ -1020,7 +1020,7 @@ fn preference(a: &Parsed, b: &Parsed, parts: &[Part]) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::write_jsonl;
+    use bundles::model::write_jsonl;
 
     fn adv(json: &str) -> Advisory {
         Advisory::from_osv_json(json.as_bytes()).expect("valid test record")

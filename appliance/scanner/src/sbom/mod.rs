@@ -11,7 +11,7 @@
 //! what was wrong.
 //!
 //! ```
-//! use appliance::scan::sbom::{parse, SbomFormat, SbomLimits};
+//! use scanner::sbom::{parse, SbomFormat, SbomLimits};
 //!
 //! let doc = br#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":[
 //!   {"type":"library","name":"Django","version":"3.2","purl":"pkg:pypi/Django@3.2"}]}"#;

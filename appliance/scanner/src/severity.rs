@@ -15,7 +15,7 @@
 //! low, because the record still says the package is affected.
 //!
 //! ```
-//! use appliance::scan::severity::{assess, Severity};
+//! use scanner::severity::{assess, Severity};
 //! use bundles::model::Severity as Score;
 //!
 //! let v31 = Score::new("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")?;

@@ -7,11 +7,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bundles::index::{AdvisoryIndex, IndexLimits};
+use crate::index::{AdvisoryIndex, IndexLimits};
 
-pub use crate::scan::engine::{ENGINE_VERSION, Engine, ScanOutcome};
-pub use crate::scan::findings::{Finding, findings_digest};
-use crate::scan::sbom::Sbom;
+use crate::engine::{ENGINE_VERSION, Engine, ScanOutcome};
+use crate::sbom::Sbom;
 
 /// Turns an SBOM into findings.
 pub trait Scanner: Send + Sync {
@@ -74,7 +73,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let adv = dir.path().join("advisories");
         std::fs::create_dir_all(&adv).expect("mkdir");
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv/npm");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/feeds/osv/npm");
         let mut advs = Vec::new();
         for e in std::fs::read_dir(&root).expect("sample feed") {
             let bytes = std::fs::read(e.expect("entry").path()).expect("read");
@@ -85,11 +84,11 @@ mod tests {
         std::fs::write(adv.join("npm.jsonl"), out).expect("write");
         let s = load_engine(dir.path()).expect("load");
         assert!(s.advisories() >= 3);
-        let sbom = crate::scan::sbom::parse(
+        let sbom = crate::sbom::parse(
             br#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[
               {"type":"library","name":"minimist","version":"1.2.5","purl":"pkg:npm/minimist@1.2.5"},
               {"type":"library","name":"minimist","version":"1.2.6","purl":"pkg:npm/minimist@1.2.6"}]}"#,
-            &crate::scan::sbom::SbomLimits::default(),
+            &crate::sbom::SbomLimits::default(),
         )
         .expect("sbom");
         let out = s.scan(&sbom);
@@ -100,8 +99,8 @@ mod tests {
             .collect();
         assert_eq!(got, [("GHSA-xvch-5gv4-984h", "1.2.5")]);
         assert_eq!(
-            findings_digest(&out.findings),
-            findings_digest(&s.scan(&sbom).findings)
+            crate::findings_digest(&out.findings),
+            crate::findings_digest(&s.scan(&sbom).findings)
         );
         let empty = load_engine(&dir.path().join("nothing")).expect("empty kit");
         assert!(empty.scan(&sbom).findings.is_empty());

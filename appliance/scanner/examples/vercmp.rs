@@ -14,8 +14,8 @@ use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use appliance::scan::versions::{self, Version};
 use bundles::model::VersionScheme;
+use scanner::versions::{self, Version};
 
 #[derive(Clone, Copy)]
 enum Mode {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use appliance::scan::sbom::{Component, Sbom, SbomError, SbomFormat, SbomLimits, parse};
+use scanner::sbom::{Component, Sbom, SbomError, SbomFormat, SbomLimits, parse};
 
 fn data(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -15,8 +15,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use appliance::scan::versions::{self, Version};
 use bundles::model::VersionScheme;
+use scanner::versions::{self, Version};
 
 /// How a file name maps onto the library: most are a plain scheme, two adapt it to the
 /// reference tool's exact surface (as `examples/vercmp.rs` does).

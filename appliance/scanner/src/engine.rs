@@ -1,10 +1,10 @@
 //! The matcher: SBOM components + the active kit's advisory index → findings.
 //!
 //! For each component that has an OSV ecosystem, the engine makes one index lookup
-//! (ecosystem, normalised lookup name, release rules: [`bundles::index`]) and evaluates
+//! (ecosystem, normalised lookup name, release rules: [`crate::index`]) and evaluates
 //! every affected entry found with [`bundles::model::Affected::evaluate`], using the
 //! ecosystem's ordering for `ECOSYSTEM` ranges and SemVer for `SEMVER` ranges
-//! ([`crate::scan::versions::ordering`], with the component's version parsed once:
+//! ([`crate::versions::ordering`], with the component's version parsed once:
 //! [`Pinned`]). A version that cannot be compared is never
 //! guessed: it yields a warning naming the component and the records, never a finding and
 //! never a silent miss.
@@ -38,7 +38,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bundles::index::{AdvisoryDetails, AdvisoryIndex, Hit, IndexedAdvisory};
+use crate::index::{AdvisoryDetails, AdvisoryIndex, Hit, IndexedAdvisory};
 use bundles::model::{
     Affected, BaseEcosystem, Ecosystem, Evaluation, Orderings, Range, VersionOrdering,
     VersionScheme,

@@ -8,10 +8,10 @@
 # Needs the oracles (../shared/oracles/install.sh, plus `install.sh trivy`) and network for
 # mmdebstrap/pip/npm. The hand-written fixtures (cdx14-*, cdx15-*, spdx-*, bad-*) are not touched.
 # Debian package versions follow the current bookworm point release, so after a regen the
-# expected versions in appliance/tests/sbom.rs must be updated too.
+# expected versions in appliance/scanner/tests/sbom.rs must be updated too.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-oracles="${ORACLES_DIR:-$here/../../../../../shared/oracles}"
+oracles="${ORACLES_DIR:-$here/../../../../../../shared/oracles}"
 source "$oracles/env.sh"
 work="${1:-/tmp/sbomfix-D}"
 "$oracles/syft/make-fixtures.sh" "$work"

@@ -15,26 +15,18 @@
 //!
 //! Trivy runs with `--offline-scan --skip-db-update --skip-java-db-update` and a cache dir
 //! holding only the committed DB, so it works inside `unshare -n`.
-/// The appliance binary's allocator, so the in-process figures are the service's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use appliance::scan::engine::{Engine, ScanOutcome};
-use appliance::scan::sbom::{SbomLimits, parse};
-use bundles::index::AdvisoryIndex;
 use bundles::model::Advisory;
+use scanner::engine::{Engine, ScanOutcome};
+use scanner::index::AdvisoryIndex;
+use scanner::sbom::{SbomLimits, parse};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
+use crate::util::repo_root;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/trivy")
@@ -436,7 +428,7 @@ fn bench_parse_and_match_in_process() {
         .unwrap_or(50);
     let t = std::time::Instant::now();
     let index =
-        AdvisoryIndex::from_jsonl_dir(Path::new(&content), &bundles::index::IndexLimits::default())
+        AdvisoryIndex::from_jsonl_dir(Path::new(&content), &scanner::index::IndexLimits::default())
             .expect("kit index loads");
     let load = t.elapsed();
     let advisories = index.len();
@@ -475,7 +467,7 @@ fn bench_parse_and_match_in_process() {
     // The phases apart: parse alone, and matching on one thread and on each thread count
     // up to the engine's limit (alternating, so drift hits all alike).
     let parsed = parse(&bytes, &SbomLimits::default()).expect("SBOM parses");
-    let counts: Vec<usize> = (1..=appliance::scan::engine::MAX_THREADS).collect();
+    let counts: Vec<usize> = (1..=scanner::engine::MAX_THREADS).collect();
     let mut per: Vec<Vec<std::time::Duration>> = vec![Vec::new(); counts.len()];
     for _ in 0..runs.max(1) {
         for (i, &n) in counts.iter().enumerate() {

@@ -3,24 +3,19 @@
 //! Hand-written records (`rec`) cover the OSV evaluation rules, the merge rule, withdrawn
 //! records and distro release matching; the golden tests run the committed sample SBOMs
 //! against the committed sample feed (`samples/`) and compare with
-//! `appliance/tests/data/engine/*.findings.json` (see the README there for why each
+//! `appliance/scanner/tests/data/engine/*.findings.json` (see the README there for why each
 //! finding is expected).
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use appliance::scan::engine::{ENGINE_VERSION, Engine, ScanOutcome};
-use appliance::scan::findings::{Finding, findings_digest};
-use appliance::scan::sbom::{SbomLimits, parse};
-use appliance::scan::severity::Severity;
-use bundles::index::AdvisoryIndex;
 use bundles::model::Advisory;
+use scanner::engine::{ENGINE_VERSION, Engine, ScanOutcome};
+use scanner::findings::{Finding, findings_digest};
+use scanner::index::AdvisoryIndex;
+use scanner::sbom::{SbomLimits, parse};
+use scanner::severity::Severity;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
+use crate::util::repo_root;
 
 /// An OSV record with one affected package and one range of the given events.
 fn rec(id: &str, extra: &str, eco: &str, name: &str, range_type: &str, events: &str) -> String {

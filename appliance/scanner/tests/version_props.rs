@@ -7,10 +7,10 @@
 //! an order, which a sort or a range lookup relies on.
 use std::cmp::Ordering;
 
-use appliance::scan::versions::{self, parse};
 use bundles::model::VersionScheme;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
+use scanner::versions::{self, parse};
 
 fn cmp(scheme: VersionScheme, a: &str, b: &str) -> Ordering {
     versions::compare(scheme, a, b).expect("generated versions are valid")

@@ -1,8 +1,8 @@
 //! Findings: the JSON the scan API returns, their canonical order and their digest.
 //!
 //! ```
-//! use appliance::scan::findings::{findings_digest, Finding, FindingPackage};
-//! use appliance::scan::severity::Severity;
+//! use scanner::findings::{findings_digest, Finding, FindingPackage};
+//! use scanner::severity::Severity;
 //!
 //! let f = Finding {
 //!     id: "CVE-2024-0001".into(),
@@ -140,7 +140,7 @@ pub fn findings_digest(findings: &[Finding]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::severity::CvssVersion;
+    use crate::severity::CvssVersion;
 
     fn finding(all: bool) -> Finding {
         let some = |s: &str| all.then(|| s.to_owned());
