@@ -4,21 +4,18 @@ mod common;
 
 use std::path::Path;
 
+use bundles::Limits;
 use common::*;
 use importer::datadir::DataDir;
-use importer::import::{self, Check, ImportError, ImportOptions, ImportReport, Outcome};
+use importer::import::{self, Check, ImportError, Importer, Outcome};
 use signing::{TrustRoot, jwt};
-
-fn run(dd: &DataDir, kit: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
-    import::import(dd, kit, opts)
-}
 
 /// Imports and expects a refusal at check `n`, with nothing changed but the audit log,
 /// which must record the refusal.
-fn assert_refused(dd: &DataDir, kit: &Path, opts: &ImportOptions, n: u8) -> String {
+fn assert_refused(dd: &DataDir, kit: &Path, imp: &Importer, n: u8) -> String {
     let before = snapshot(dd);
     let audit_before = dd.audit().records().expect("audit").len();
-    let err = run(dd, kit, opts).expect_err("must be refused");
+    let err = imp.import(kit).expect_err("must be refused");
     let refusal = err
         .refusal()
         .unwrap_or_else(|| panic!("not a refusal: {err}"));
@@ -44,8 +41,9 @@ fn assert_refused(dd: &DataDir, kit: &Path, opts: &ImportOptions, n: u8) -> Stri
     line
 }
 
-fn opts() -> ImportOptions {
-    ImportOptions::new(NOW)
+/// The importer of most tests: the data dir's safe defaults with the test clock.
+fn importer(dd: &DataDir) -> Importer {
+    Importer::new(dd).clock(NOW)
 }
 
 fn kit(dir: &Path, name: &str, spec: &KitSpec) -> std::path::PathBuf {
@@ -56,7 +54,7 @@ fn kit(dir: &Path, name: &str, spec: &KitSpec) -> std::path::PathBuf {
 fn a_valid_kit_is_activated_with_every_check_reported() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k1.ouk", &KitSpec::new(1));
-    let r = run(&dd, &k, &opts()).expect("import");
+    let r = importer(&dd).import(&k).expect("import");
     assert_eq!(r.outcome, Outcome::Activated);
     let numbers: Vec<u8> = r.checks.iter().map(|c| c.number).collect();
     assert_eq!(numbers, (1..=10).collect::<Vec<u8>>());
@@ -78,7 +76,7 @@ fn row1_kit_signed_by_an_unpinned_key_is_refused_at_check_2() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let bytes = kit_bytes(&KitSpec::new(1), &[&stranger()]);
     let k = write_kit(tmp.path(), "k.ouk", &bytes, &stranger());
-    let line = assert_refused(&dd, &k, &opts(), 2);
+    let line = assert_refused(&dd, &k, &importer(&dd), 2);
     assert!(line.contains("detached signature"), "{line}");
 }
 
@@ -87,7 +85,7 @@ fn row1_missing_detached_signature_is_refused_at_check_2() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
     std::fs::remove_file(tmp.path().join("k.ouk.minisig")).expect("rm");
-    let line = assert_refused(&dd, &k, &opts(), 2);
+    let line = assert_refused(&dd, &k, &importer(&dd), 2);
     assert!(line.contains("missing"), "{line}");
 }
 
@@ -99,7 +97,7 @@ fn row1_tampered_file_fails_the_detached_signature() {
     let n = b.len();
     b[n / 2] ^= 1;
     std::fs::write(&k, b).expect("write");
-    assert_refused(&dd, &k, &opts(), 2);
+    assert_refused(&dd, &k, &importer(&dd), 2);
 }
 
 #[test]
@@ -108,7 +106,7 @@ fn row1_manifest_signed_by_an_unpinned_key_is_refused_at_check_3() {
     // The detached signature is by the vendor (e.g. a re-signed file), the manifest is not.
     let bytes = kit_bytes(&KitSpec::new(1), &[&stranger()]);
     let k = write_kit(tmp.path(), "k.ouk", &bytes, &vendor());
-    assert_refused(&dd, &k, &opts(), 3);
+    assert_refused(&dd, &k, &importer(&dd), 3);
 }
 
 // 2. rollback ----------------------------------------------------------------------------
@@ -118,24 +116,24 @@ fn row2_older_sequence_is_refused_and_the_same_one_is_a_no_op() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k5 = kit(tmp.path(), "k5.ouk", &KitSpec::new(5));
     assert_eq!(
-        run(&dd, &k5, &opts()).expect("5").outcome,
+        importer(&dd).import(&k5).expect("5").outcome,
         Outcome::Activated
     );
     let k4 = kit(tmp.path(), "k4.ouk", &KitSpec::new(4));
-    let line = assert_refused(&dd, &k4, &opts(), 6);
+    let line = assert_refused(&dd, &k4, &importer(&dd), 6);
     assert!(
         line.contains("older than the last accepted kit (5)"),
         "{line}"
     );
     let before = snapshot(&dd);
-    let again = run(&dd, &k5, &opts()).expect("same kit");
+    let again = importer(&dd).import(&k5).expect("same kit");
     assert_eq!(again.outcome, Outcome::AlreadyImported);
     assert_eq!(snapshot(&dd), before);
     // a different kit claiming the same sequence is a replay
     let mut other = KitSpec::new(5);
     other.kit_id = "other-5".into();
     let k5b = kit(tmp.path(), "k5b.ouk", &other);
-    let line = assert_refused(&dd, &k5b, &opts(), 6);
+    let line = assert_refused(&dd, &k5b, &importer(&dd), 6);
     assert!(line.contains("replay"), "{line}");
 }
 
@@ -147,9 +145,8 @@ fn row3_expired_kit_is_refused_at_check_7() {
     let mut s = KitSpec::new(1);
     s.created_at = NOW - time::Duration::days(40);
     let k = kit(tmp.path(), "k.ouk", &s);
-    let mut o = opts();
     // the data dir was initialised a day before NOW; an old kit is not a clock problem
-    o.clock_skew = time::Duration::minutes(10);
+    let o = importer(&dd).clock_skew(time::Duration::minutes(10));
     let line = assert_refused(&dd, &k, &o, 7);
     assert!(line.contains("expired"), "{line}");
 }
@@ -160,10 +157,9 @@ fn row3_expired_kit_is_refused_at_check_7() {
 fn row4_clock_earlier_than_the_latest_trusted_time_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k1 = kit(tmp.path(), "k1.ouk", &KitSpec::new(1));
-    run(&dd, &k1, &opts()).expect("first");
+    importer(&dd).import(&k1).expect("first");
     let k2 = kit(tmp.path(), "k2.ouk", &KitSpec::new(2));
-    let mut o = opts();
-    o.now = NOW - time::Duration::days(3);
+    let o = importer(&dd).clock(NOW - time::Duration::days(3));
     let line = assert_refused(&dd, &k2, &o, 7);
     assert!(
         line.contains("earlier than the latest trusted time"),
@@ -177,7 +173,7 @@ fn row4_kit_from_the_future_is_refused() {
     let mut s = KitSpec::new(1);
     s.created_at = NOW + time::Duration::days(2);
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 7);
+    let line = assert_refused(&dd, &k, &importer(&dd), 7);
     assert!(line.contains("after the appliance clock"), "{line}");
 }
 
@@ -224,7 +220,7 @@ fn row5_entry_from_another_kit_is_refused_at_check_8() {
     let mixed = vec![a[0].clone(), b[1].clone()];
     // An attacker cannot make the detached signature; re-signing here isolates check 8.
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&mixed)), &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 8);
+    let line = assert_refused(&dd, &k, &importer(&dd), 8);
     assert!(line.contains("sha256"), "{line}");
 }
 
@@ -234,8 +230,7 @@ fn row5_entry_from_another_kit_is_refused_at_check_8() {
 fn row6_oversized_kit_file_is_refused_at_check_1_before_reading() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
-    let mut o = opts();
-    o.limits = o.limits.max_kit_bytes(100);
+    let o = importer(&dd).limits(Limits::default().max_kit_bytes(100));
     let line = assert_refused(&dd, &k, &o, 1);
     assert!(line.contains("cap"), "{line}");
 }
@@ -244,8 +239,7 @@ fn row6_oversized_kit_file_is_refused_at_check_1_before_reading() {
 fn row6_unpacked_size_above_the_cap_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
-    let mut o = opts();
-    o.limits = o.limits.max_total_bytes(16);
+    let o = importer(&dd).limits(Limits::default().max_total_bytes(16));
     let line = assert_refused(&dd, &k, &o, 8);
     assert!(line.contains("limit"), "{line}");
 }
@@ -273,7 +267,7 @@ fn row7_unlisted_entry_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Regular, b"zz-extra.json", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 9);
+    let line = assert_refused(&dd, &k, &importer(&dd), 9);
     assert!(line.contains("zz-extra.json"), "{line}");
 }
 
@@ -282,7 +276,7 @@ fn row7_parent_traversal_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Regular, b"../../etc/cron.d/x", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_refused(&dd, &k, &importer(&dd), 9);
     assert!(!tmp.path().join("etc").exists());
 }
 
@@ -291,7 +285,7 @@ fn row7_absolute_path_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Regular, b"/tmp/evil", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_refused(&dd, &k, &importer(&dd), 9);
 }
 
 #[test]
@@ -299,7 +293,7 @@ fn row7_symlink_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Symlink, b"link", Some("/etc/passwd"));
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_refused(&dd, &k, &importer(&dd), 9);
 }
 
 #[test]
@@ -307,7 +301,7 @@ fn row7_device_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Char, b"dev", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_refused(&dd, &k, &importer(&dd), 9);
 }
 
 #[test]
@@ -317,7 +311,7 @@ fn row7_duplicate_entry_is_refused() {
     let mut all = parts.clone();
     all.push(parts[1].clone());
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&all)), &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_refused(&dd, &k, &importer(&dd), 9);
 }
 
 #[test]
@@ -330,7 +324,7 @@ fn row7_unknown_entry_kind_is_refused_at_check_10() {
         b"rm -rf /".to_vec(),
     ));
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(line.contains("scripts/postinst"), "{line}");
 }
 
@@ -345,7 +339,7 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
         &kit_bytes(&KitSpec::new(1), &[&vendor()]),
         &vendor(),
     );
-    let line = assert_refused(&dd, &one, &opts(), 3);
+    let line = assert_refused(&dd, &one, &importer(&dd), 3);
     assert!(line.contains("2 required"), "{line}");
     let dup = write_kit(
         tmp.path(),
@@ -354,7 +348,7 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
         &vendor(),
     );
     assert!(
-        run(&dd, &dup, &opts()).is_err(),
+        importer(&dd).import(&dup).is_err(),
         "the same key twice is one signer"
     );
     let two = write_kit(
@@ -364,7 +358,7 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
         &vendor2(),
     );
     assert_eq!(
-        run(&dd, &two, &opts()).expect("two").outcome,
+        importer(&dd).import(&two).expect("two").outcome,
         Outcome::Activated
     );
 }
@@ -377,14 +371,14 @@ fn row10_kit_for_another_site_is_refused_at_check_5() {
     let mut s = KitSpec::new(1);
     s.site = Some("plant-9".into());
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 5);
+    let line = assert_refused(&dd, &k, &importer(&dd), 5);
     assert!(
         line.contains("plant-9") && line.contains("plant-7"),
         "{line}"
     );
     let (tmp2, dd2) = data_dir(&[&vendor()], 1, None);
     let k2 = kit(tmp2.path(), "k.ouk", &s);
-    assert_refused(&dd2, &k2, &opts(), 5);
+    assert_refused(&dd2, &k2, &importer(&dd2), 5);
 }
 
 // 11. tokens ------------------------------------------------------------------------------
@@ -406,7 +400,7 @@ fn row11_tokens_are_verified_then_resigned_by_the_appliance() {
     ];
     s.revoked = vec!["jti-ci-b".into(), "old-1".into()];
     let k = kit(tmp.path(), "k.ouk", &s);
-    let r = run(&dd, &k, &opts()).expect("import");
+    let r = importer(&dd).import(&k).expect("import");
     assert_eq!(r.clients, vec!["ci-a".to_string()]);
     assert!(
         r.warnings
@@ -440,7 +434,7 @@ fn row11_forged_token_refuses_the_kit_at_check_10() {
         vendor_token(&stranger(), "ci-a", s.created_at, None),
     )];
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(line.contains("ci-a"), "{line}");
 }
 
@@ -453,7 +447,7 @@ fn row11_token_listed_under_another_client_is_refused() {
         vendor_token(&vendor(), "ci-b", s.created_at, None),
     )];
     let k = kit(tmp.path(), "k.ouk", &s);
-    assert_refused(&dd, &k, &opts(), 10);
+    assert_refused(&dd, &k, &importer(&dd), 10);
 }
 
 // content ---------------------------------------------------------------------------------
@@ -464,7 +458,7 @@ fn advisories_that_do_not_parse_are_refused_at_check_10() {
     let mut s = KitSpec::new(1);
     s.advisories = b"{\"id\":\"X\"}\n".to_vec();
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(
         line.contains("advisories/PyPI.jsonl") && line.contains("line 1"),
         "{line}"
@@ -486,7 +480,7 @@ fn format_version_2_is_refused_at_check_4() {
     data.resize(body.len().div_ceil(512) * 512, 0);
     parts[0] = (h.as_bytes().to_vec(), data);
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&parts)), &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 4);
+    let line = assert_refused(&dd, &k, &importer(&dd), 4);
     assert!(line.contains("format_version"), "{line}");
 }
 
@@ -508,9 +502,9 @@ fn a_second_concurrent_import_is_told_to_wait() {
         .open(dd.audit_dir().join(".import.lock"))
         .expect("lock file");
     lock.lock().expect("lock");
-    assert!(matches!(run(&dd, &k, &opts()), Err(ImportError::Busy)));
+    assert!(matches!(importer(&dd).import(&k), Err(ImportError::Busy)));
     lock.unlock().expect("unlock");
-    assert!(run(&dd, &k, &opts()).is_ok());
+    assert!(importer(&dd).import(&k).is_ok());
 }
 
 // 8. key rotation: the new root is signed by the pinned one -------------------------------
@@ -538,19 +532,19 @@ fn row8_rotation_signed_by_the_pinned_root_moves_trust_to_the_new_key() {
     // a rotation signed by a stranger is refused and nothing changes
     let forged = RootDoc::signed(1, &[stranger().public()], 1, &[&stranger()]).expect("doc");
     let k = rotation_kit(tmp.path(), "forged.ouk", 1, &forged, &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(line.contains("trust/root.json"), "{line}");
     // the genuine rotation: old key signs a root holding the new key
     let doc = RootDoc::signed(1, &[vendor2().public()], 1, &[&vendor()]).expect("doc");
     let k1 = rotation_kit(tmp.path(), "rot.ouk", 1, &doc, &vendor());
-    let r = run(&dd, &k1, &opts()).expect("rotation kit");
+    let r = importer(&dd).import(&k1).expect("rotation kit");
     assert_eq!(r.rotated_root, Some(1));
     let tf = dd.trust_file().expect("trust");
     assert_eq!(tf.root_version, 1);
     assert_eq!(tf.keys, vec![vendor2().public().to_base64()]);
     // the old key is no longer trusted; the new one is
     let old = kit(tmp.path(), "old2.ouk", &KitSpec::new(2));
-    assert_refused(&dd, &old, &opts(), 2);
+    assert_refused(&dd, &old, &importer(&dd), 2);
     let new = write_kit(
         tmp.path(),
         "new2.ouk",
@@ -558,12 +552,12 @@ fn row8_rotation_signed_by_the_pinned_root_moves_trust_to_the_new_key() {
         &vendor2(),
     );
     assert_eq!(
-        run(&dd, &new, &opts()).expect("new key").outcome,
+        importer(&dd).import(&new).expect("new key").outcome,
         Outcome::Activated
     );
     // replaying the version-1 rotation (re-signed by the new key) is refused: not newer
     let replay = RootDoc::signed(1, &[vendor().public()], 1, &[&vendor2()]).expect("doc");
     let k3 = rotation_kit(tmp.path(), "replay.ouk", 3, &replay, &vendor2());
-    let line = assert_refused(&dd, &k3, &opts(), 10);
+    let line = assert_refused(&dd, &k3, &importer(&dd), 10);
     assert!(line.contains("must increase"), "{line}");
 }
