@@ -265,9 +265,15 @@ fn switch_current(dd: &DataDir, name: &str) -> Result<(), ActivateError> {
 /// Test hook: when `STELLA_CRASH_AT` names this point, the process dies on the spot
 /// (SIGKILL-like: no destructors, no cleanup). Used by the crash-consistency tests.
 pub fn crash_point(name: &str) {
-    if std::env::var("STELLA_CRASH_AT").is_ok_and(|v| v == name) {
+    if crash_requested(name) {
         std::process::abort();
     }
+}
+
+/// Whether `STELLA_CRASH_AT` names this point (for a crash point that first leaves a
+/// partial write behind, as a power cut mid-`write` would).
+pub fn crash_requested(name: &str) -> bool {
+    std::env::var_os("STELLA_CRASH_AT").is_some_and(|v| v == name)
 }
 
 fn fsync_tree(dir: &Path) -> Result<(), ActivateError> {

@@ -561,3 +561,55 @@ fn row8_rotation_signed_by_the_pinned_root_moves_trust_to_the_new_key() {
     let line = assert_refused(&dd, &k3, &importer(&dd), 10);
     assert!(line.contains("must increase"), "{line}");
 }
+
+// the audit log --------------------------------------------------------------------------
+
+#[test]
+fn an_import_over_forged_audit_records_is_refused_before_anything_changes() {
+    use importer::audit::{AuditError, Record};
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    // Someone with file access appends a well-chained record: no key, no signed head.
+    let last = dd
+        .audit()
+        .records()
+        .expect("records")
+        .pop()
+        .expect("init record");
+    let mut forged = serde_json::json!({
+        "seq": last.seq + 1,
+        "time": "2026-11-22T00:00:00Z",
+        "kind": "import",
+        "event": {"result": "accepted", "kit_id": "forged"},
+        "prev": last.hash,
+    });
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        serde_json::to_vec(&forged).expect("json"),
+    ));
+    forged["hash"] = hash.into();
+    let rec: Record = serde_json::from_value(forged).expect("a valid record");
+    let mut log = std::fs::read(dd.audit().path()).expect("log");
+    log.extend(serde_json::to_vec(&rec).expect("json"));
+    log.push(b'\n');
+    std::fs::write(dd.audit().path(), &log).expect("forge");
+    let before = snapshot(&dd);
+
+    let err = importer(&dd).import(&k).expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            ImportError::Audit(AuditError::Unsigned { after_seq, .. }) if after_seq == last.seq
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("without the appliance key"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dd), before, "nothing changed");
+    assert_eq!(
+        std::fs::read(dd.audit().path()).expect("log"),
+        log,
+        "the forged record was neither adopted nor removed"
+    );
+}

@@ -192,6 +192,9 @@ impl Importer {
         let dd = &self.dd;
         let _lock = lock(dd)?;
         let key = dd.appliance_key()?;
+        // Every attempt is audited: an import that could not be recorded (a log that does
+        // not verify against its signed head) is not started, so nothing changes unseen.
+        dd.audit().check_appendable(&key)?;
         activate::recover(dd, |dir| complete_activation(dir, now))?;
         let source = self.source_name.clone().unwrap_or_else(|| {
             kit.file_name().map_or_else(
