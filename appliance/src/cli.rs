@@ -396,8 +396,7 @@ pub fn audit_verify(data: &Path) -> u8 {
         Ok(d) => d,
         Err(c) => return c,
     };
-    let key = dd.appliance_public().ok();
-    match dd.audit().verify(key.as_ref()) {
+    match dd.verify_audit() {
         Ok(v) => {
             println!(
                 "audit log ok: {} records, hash chain intact, head signed by the appliance key",

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use signing::{KeyPair, PublicKey, TrustRoot};
 use time::OffsetDateTime;
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditError, AuditLog, Verified};
 
 /// Errors while creating or opening a data directory.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +278,43 @@ impl DataDir {
             .map(|k| PublicKey::from_base64(k))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TrustRoot::new(keys, tf.threshold)?)
+    }
+
+    /// Verifies the audit log against the appliance key (`stella-appliance audit
+    /// verify`), and that it is there at all: a log that was deleted whole (records and
+    /// head) verifies as an empty chain, so an appliance that shows it has done things
+    /// that are always audited — activated kits, a rotated trust root — refuses an empty
+    /// log ([`AuditError::Missing`]).
+    pub fn verify_audit(&self) -> Result<Verified, AuditError> {
+        let key = self
+            .appliance_public()
+            .map_err(|e| AuditError::Head(format!("cannot read the appliance key: {e}")))?;
+        let v = self.audit().verify(Some(&key))?;
+        if v.records > 0 {
+            return Ok(v);
+        }
+        let history = crate::activate::KitHistory::load(self)
+            .map_err(|e| AuditError::Missing(format!("the kits cannot be listed ({e})")))?;
+        let activated = history
+            .kits
+            .iter()
+            .filter(|k| k.activation.is_some() || history.current.as_ref() == Some(&k.dir))
+            .count();
+        if activated > 0 {
+            return Err(AuditError::Missing(format!(
+                "this appliance has activated {activated} kit(s) under {}, each import is audited",
+                self.kits_dir().display()
+            )));
+        }
+        if let Ok(tf) = self.trust_file()
+            && tf.root_version > 0
+        {
+            return Err(AuditError::Missing(format!(
+                "trust.json has rotated the trust root to version {}, which only an audited import does",
+                tf.root_version
+            )));
+        }
+        Ok(v)
     }
 
     /// The time recorded at init.

@@ -613,3 +613,22 @@ fn an_import_over_forged_audit_records_is_refused_before_anything_changes() {
         "the forged record was neither adopted nor removed"
     );
 }
+
+#[test]
+fn deleting_the_whole_audit_log_is_detected_once_kits_were_imported() {
+    use importer::audit::AuditError;
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    importer(&dd).import(&k).expect("import");
+    assert_eq!(dd.verify_audit().expect("intact").records, 2);
+    std::fs::remove_file(dd.audit().path()).expect("rm log");
+    std::fs::remove_file(dd.audit_dir().join("head.json")).expect("rm head");
+    // the chain alone cannot tell: an empty log is a valid chain
+    assert_eq!(dd.audit().verify(None).expect("empty chain").records, 0);
+    let err = dd.verify_audit().expect_err("a deleted log is refused");
+    assert!(matches!(err, AuditError::Missing(_)), "{err}");
+    assert!(
+        err.to_string().contains("activated 1 kit(s)") && err.to_string().contains("deleted"),
+        "{err}"
+    );
+}
