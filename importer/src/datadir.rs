@@ -4,7 +4,8 @@
 //! DIR/
 //!   appliance.key        appliance secret key (minisign format, 0600)
 //!   appliance.pub        appliance public key (minisign format)
-//!   trust.json           pinned vendor keys + threshold + site id (written once, at init)
+//!   trust.json           pinned vendor keys + threshold + site id (written at init, and
+//!                        after the switch to a kit that rotates the trust root)
 //!   time.json            trusted time at init (later trusted times come from the kits)
 //!   kits/<SEQ>-<KITID>/  verified, activated kits (content, re-signed tokens, index, activation.json)
 //!   kits/.staging-*      an import in progress (removed on refusal; swept on the next start)
@@ -264,8 +265,20 @@ impl DataDir {
         Ok(appliance_id_for(&self.appliance_public()?))
     }
 
-    /// Loads `trust.json`.
+    /// The trust in force: `trust.json`, or the newer trust root an activated kit pinned
+    /// if `trust.json` has not been brought up to it yet (a crash right after the switch;
+    /// see [`crate::activate::complete_trust`]). Never the trust of a kit that is not
+    /// active or activated, so the keys and the active kit always belong together.
     pub fn trust_file(&self) -> Result<TrustFile, DataDirError> {
+        let pinned = self.pinned_trust_file()?;
+        Ok(match crate::activate::newest_pin(self)? {
+            Some(pin) if pin.root_version > pinned.root_version => pin,
+            _ => pinned,
+        })
+    }
+
+    /// `trust.json` as it is on disk.
+    pub(crate) fn pinned_trust_file(&self) -> Result<TrustFile, DataDirError> {
         read_json(&self.root.join("trust.json"), 64 * 1024)
     }
 

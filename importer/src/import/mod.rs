@@ -346,12 +346,14 @@ fn activate_staged(
         imported_at: rfc3339(now),
     };
     if let Some(tf) = &rotation {
-        // Verified with the pinned root above; pinned now, just before the switch, so
-        // the next kit is checked against the new keys.
-        write_json_atomic(&dd.root().join("trust.json"), tf)?;
+        // Verified with the pinned root above. Staged with the kit, it takes effect with
+        // the switch (`DataDir::trust_file`), never before it.
+        write_json_atomic(&staging.path().join(activate::TRUST_PIN), tf)?;
     }
     activate::crash_point("before-activate");
     let dir = staging.activate(dd, &activation)?;
+    activate::crash_point("after-activate");
+    activate::complete_trust(dd)?;
     report.dir = Some(dir);
     Ok(())
 }
