@@ -72,4 +72,4 @@ pub mod audit;
 pub mod datadir;
 pub mod import;
 
-pub use import::{Check, ImportError, ImportReport, Importer, Outcome, Refusal};
+pub use import::{Check, ImportError, ImportReport, Importer, Outcome, Refusal, recover};

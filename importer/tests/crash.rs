@@ -157,12 +157,7 @@ fn a_crash_at_every_point_of_a_trust_rotation_never_mixes_kit_and_keys() {
         );
         dd.verify_audit()
             .unwrap_or_else(|e| panic!("{point}: audit verify at the end: {e}"));
-        let staging: Vec<_> = std::fs::read_dir(dd.kits_dir())
-            .expect("kits")
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".staging"))
-            .collect();
-        assert!(staging.is_empty(), "{point}: staging left behind");
+        assert!(staging_dirs(&dd).is_empty(), "{point}: staging left behind");
     }
 }
 
@@ -205,4 +200,48 @@ fn the_trust_a_kit_pinned_survives_pruning_that_kit() {
             vec![vendor2().public().to_base64()]
         )
     );
+}
+
+/// The `.staging-*` directories under `kits/`.
+fn staging_dirs(dd: &DataDir) -> Vec<PathBuf> {
+    std::fs::read_dir(dd.kits_dir())
+        .expect("kits")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".staging"))
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn recovery_at_start_removes_the_staging_of_a_killed_import() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k1 = write_kit(
+        tmp.path(),
+        "k1.ouk",
+        &kit_bytes(&KitSpec::new(1), &[&vendor()]),
+        &vendor(),
+    );
+    import_crashing_at(&dd, &k1, "after-content");
+    let left = staging_dirs(&dd);
+    assert_eq!(left.len(), 1, "the killed import left its staging");
+    assert!(left[0].join("content/advisories/PyPI.jsonl").is_file());
+
+    // While an import holds the lock its staging is live: recovery leaves it alone.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dd.audit_dir().join(".import.lock"))
+        .expect("lock file");
+    lock.lock().expect("lock");
+    assert!(matches!(
+        importer::recover(&dd),
+        Err(importer::ImportError::Busy)
+    ));
+    assert_eq!(staging_dirs(&dd), left);
+    lock.unlock().expect("unlock");
+
+    let r = importer::recover(&dd).expect("recover");
+    assert_eq!(r.staging_removed, 1);
+    assert!(staging_dirs(&dd).is_empty());
+    assert_eq!(active(&dd), None, "nothing was activated");
+    assert_eq!(importer::recover(&dd).expect("again").staging_removed, 0);
 }

@@ -236,6 +236,41 @@ fn row6_oversized_kit_file_is_refused_at_check_1_before_reading() {
 }
 
 #[test]
+fn row6_a_kit_that_does_not_fit_on_the_disk_is_refused_at_check_1_before_staging() {
+    use importer::import::Refusal;
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    // Asking for more free space than any test machine has stands in for a full disk.
+    let o = importer(&dd).keep_free(1 << 60);
+    let line = assert_refused(&dd, &k, &o, 1);
+    assert!(
+        line.contains("staging the kit needs") && line.contains("is free"),
+        "{line}"
+    );
+    let err = o.import(&k).expect_err("refused");
+    match err.refusal() {
+        Some(Refusal::DiskSpace {
+            unpacked,
+            needed,
+            free,
+            ..
+        }) => {
+            assert_eq!(*unpacked, KitSpec::new(1).advisories.len() as u64);
+            assert_eq!(*needed, unpacked + (1 << 60));
+            assert!(free < needed);
+        }
+        other => panic!("not a disk-space refusal: {other:?}"),
+    }
+    // with the default reserve the same kit fits, and check 1 says how much was free
+    let r = importer(&dd).import(&k).expect("fits");
+    assert!(
+        r.checks[0].detail.contains("bytes free on"),
+        "{:?}",
+        r.checks[0]
+    );
+}
+
+#[test]
 fn row6_unpacked_size_above_the_cap_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));

@@ -297,6 +297,41 @@ pub(super) fn freshness(
     Ok(())
 }
 
+/// Check 1, again, before anything is written: the data directory's file system must
+/// hold the unpacked kit (its size from the verified manifest) with `keep_free` bytes to
+/// spare, so an import never fills the disk the appliance runs on.
+pub(super) fn disk_space(
+    dd: &DataDir,
+    manifest: &VerifiedManifest,
+    keep_free: u64,
+    report: &mut ImportReport,
+) -> Result<(), Failure> {
+    let dir = dd.kits_dir();
+    let st = rustix::fs::statvfs(&dir).map_err(|e| read_err(&dir)(e.into()))?;
+    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    let unpacked = manifest.total_size();
+    let needed = unpacked.saturating_add(keep_free);
+    if free < needed {
+        return Err(Refusal::DiskSpace {
+            path: dir.display().to_string(),
+            unpacked,
+            needed,
+            free,
+        }
+        .into());
+    }
+    report.amend(
+        Check::FileSize,
+        &format!(
+            "; unpacks to {} bytes, {} bytes free on {}",
+            unpacked,
+            free,
+            dir.display()
+        ),
+    );
+    Ok(())
+}
+
 /// Checks 8 + 9: streams every entry into `staging/content/`: each is checked against the
 /// manifest's size and sha256 while it streams (8), and only listed regular files at safe
 /// relative paths get that far (9). Then the file must hash as it did at check 2.

@@ -2,7 +2,7 @@
 //!
 //! | # | check | refuses |
 //! |---|-------|---------|
-//! | 1 | file size cap | a kit file larger than the limit, before reading a byte |
+//! | 1 | file size cap | a kit file larger than the limit, before reading a byte; a kit that does not fit on the disk (once the verified manifest says how large it unpacks, before anything is written) |
 //! | 2 | detached signature | a missing, malformed or foreign `.minisig`, or one that does not verify against a pinned key |
 //! | 3 | manifest signatures | a manifest that is not first, not canonical, malformed, or signed by fewer pinned keys than the threshold |
 //! | 4 | format version | a format or format version this importer does not implement |
@@ -124,7 +124,12 @@ pub struct Importer {
     clock_skew: Duration,
     source_name: Option<String>,
     actor: String,
+    keep_free: u64,
 }
+
+/// Default of [`Importer::keep_free`]: room for the audit log, the stores and the logs
+/// of a running appliance after the kit is staged.
+pub const DEFAULT_KEEP_FREE: u64 = 256 << 20;
 
 impl Importer {
     /// An importer for `dd` with the safe defaults.
@@ -137,6 +142,7 @@ impl Importer {
             clock_skew: Duration::minutes(10),
             source_name: None,
             actor: "cli".into(),
+            keep_free: DEFAULT_KEEP_FREE,
         }
     }
 
@@ -178,6 +184,14 @@ impl Importer {
     /// uploads).
     pub fn actor(mut self, actor: impl Into<String>) -> Self {
         self.actor = actor.into();
+        self
+    }
+
+    /// Bytes that must stay free on the data directory's file system once the kit is
+    /// staged (default [`DEFAULT_KEEP_FREE`]); a kit that does not fit is refused at
+    /// check 1 before anything is written.
+    pub fn keep_free(mut self, bytes: u64) -> Self {
+        self.keep_free = bytes;
         self
     }
 
@@ -276,6 +290,7 @@ impl Importer {
             return Ok(());
         }
         checks::freshness(&manifest, &history, dd, now, self.clock_skew, report)?;
+        checks::disk_space(dd, &manifest, self.keep_free, report)?;
         let staging = Staging::new(dd)?;
         checks::stage_entries(reader, kit, &staging, &file_sha, report)?;
 
@@ -356,6 +371,30 @@ fn activate_staged(
     activate::complete_trust(dd)?;
     report.dir = Some(dir);
     Ok(())
+}
+
+/// Brings the data directory back to a consistent state after a crash — removes
+/// leftover staging directories (up to a kit's size each) and never-activated kit
+/// directories, completes an activation marker and a trust rotation cut short by the
+/// crash (see [`activate::recover`]). Run it when the appliance starts; every import
+/// runs it too.
+///
+/// Takes the import lock: while an import runs its staging directory is live, so this
+/// returns [`ImportError::Busy`] and changes nothing.
+pub fn recover(dd: &DataDir) -> Result<activate::Recovery, ImportError> {
+    let _lock = lock(dd)?;
+    let now = OffsetDateTime::now_utc();
+    let r = activate::recover(dd, |dir| complete_activation(dir, now))?;
+    if r != activate::Recovery::default() {
+        tracing::info!(
+            staging_removed = r.staging_removed,
+            orphans_removed = r.orphans_removed,
+            completed_activation = r.completed_activation,
+            completed_trust = r.completed_trust,
+            "data directory recovered after an interrupted import"
+        );
+    }
+    Ok(r)
 }
 
 /// Rebuilds the activation record of a kit that became `current` just before a crash

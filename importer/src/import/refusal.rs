@@ -116,6 +116,22 @@ pub enum Refusal {
         /// The cap.
         limit: u64,
     },
+    /// Check 1, once the verified manifest says how large the kit unpacks: the data
+    /// directory's file system has not enough room to stage it.
+    #[error(
+        "staging the kit needs {} on {path} (it unpacks to {}, and {} must stay free), only {} is free — free some space and import again",
+        human(*.needed), human(*.unpacked), human(*.needed - *.unpacked), human(*.free)
+    )]
+    DiskSpace {
+        /// The file system checked (the `kits/` directory).
+        path: String,
+        /// What the kit's entries add up to (signed manifest).
+        unpacked: u64,
+        /// `unpacked` plus the space that must stay free.
+        needed: u64,
+        /// Available to the appliance now.
+        free: u64,
+    },
     /// Check 2.
     #[error("detached signature {path}: {reason}")]
     DetachedSignature {
@@ -168,6 +184,22 @@ pub enum Refusal {
     },
 }
 
+/// `1.5 GiB (1610612736 bytes)`: readable, and exact.
+pub(super) fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {} ({bytes} bytes)", UNITS[unit])
+    }
+}
+
 fn site_message(kit: &str, appliance: Option<&str>) -> String {
     match appliance {
         Some(a) => format!("the kit is bound to site {kit:?}, this appliance is site {a:?}"),
@@ -206,7 +238,7 @@ impl Refusal {
     /// The check that refused.
     pub fn check(&self) -> Check {
         match self {
-            Refusal::FileSize { .. } => Check::FileSize,
+            Refusal::FileSize { .. } | Refusal::DiskSpace { .. } => Check::FileSize,
             Refusal::DetachedSignature { .. } => Check::DetachedSignature,
             Refusal::ManifestSignatures(_) => Check::ManifestSignatures,
             Refusal::FormatVersion(_) => Check::FormatVersion,

@@ -101,6 +101,13 @@ impl ImportReport {
         });
     }
 
+    /// Adds to the detail of a check that passed.
+    pub(super) fn amend(&mut self, check: Check, more: &str) {
+        if let Some(c) = self.checks.iter_mut().find(|c| c.check == check) {
+            c.detail.push_str(more);
+        }
+    }
+
     pub(super) fn fail(&mut self, r: &Refusal) {
         let check = r.check();
         // A check that passed earlier in part (e.g. 8 per entry) is replaced by the failure.
