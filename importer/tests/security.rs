@@ -196,6 +196,30 @@ fn entries(tar: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
+/// The bytes of the manifest (the first entry, padding cut).
+fn manifest_bytes(parts: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let size = tar::Header::from_byte_slice(&parts[0].0)
+        .entry_size()
+        .expect("size");
+    parts[0].1[..usize::try_from(size).expect("fits")].to_vec()
+}
+
+/// The manifest, parsed without checking signatures.
+fn manifest_of(parts: &[(Vec<u8>, Vec<u8>)]) -> bundles::Manifest {
+    bundles::Manifest::parse_unverified(&manifest_bytes(parts), &Limits::default())
+        .expect("manifest")
+}
+
+/// Replaces the manifest (the first entry) with `body`.
+fn set_manifest(parts: &mut [(Vec<u8>, Vec<u8>)], body: &[u8]) {
+    let mut h = tar::Header::from_byte_slice(&parts[0].0).clone();
+    h.set_size(body.len() as u64);
+    h.set_cksum();
+    let mut data = body.to_vec();
+    data.resize(body.len().div_ceil(512) * 512, 0);
+    parts[0] = (h.as_bytes().to_vec(), data);
+}
+
 fn join(parts: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     let mut t = Vec::new();
     for (h, d) in parts {
@@ -281,8 +305,8 @@ fn row6_unpacked_size_above_the_cap_is_refused() {
 
 // 7. extraneous or malicious entries -----------------------------------------------------
 
-fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
-    let parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+/// A ustar header of `kind` for `name`, size 0.
+fn header(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
     let mut h = tar::Header::new_ustar();
     h.set_entry_type(kind);
     h.set_size(0);
@@ -292,9 +316,41 @@ fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Ve
         h.set_link_name(l).expect("link");
     }
     h.set_cksum();
-    let mut all = parts.clone();
-    all.push((h.as_bytes().to_vec(), Vec::new()));
+    h.as_bytes().to_vec()
+}
+
+/// A valid kit plus an entry the manifest does not list (for what no manifest can
+/// list: `..` and absolute paths are not entry paths).
+fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
+    let mut all = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    all.push((header(kind, name, link), Vec::new()));
     retar(&join(&all))
+}
+
+/// A kit whose signed manifest lists `name` (an empty file) but whose tar carries it as
+/// `kind`: being listed, the entry can only be refused for its type.
+fn with_listed_entry_of_type(kind: tar::EntryType, name: &str, link: Option<&str>) -> Vec<u8> {
+    let mut s = KitSpec::new(1);
+    s.extra.push((name.into(), "text/plain".into(), Vec::new()));
+    let bytes = kit_bytes(&s, &[&vendor()]);
+    let listed = bundles::peek_manifest(bytes.as_slice(), &Limits::default()).expect("manifest");
+    assert!(listed.entry(name).is_some(), "{name} is listed");
+    let mut parts = entries(&untar(&bytes));
+    let i = parts
+        .iter()
+        .position(|(h, _)| tar::Header::from_byte_slice(h).path_bytes().as_ref() == name.as_bytes())
+        .expect("entry in the tar");
+    parts[i] = (header(kind, name.as_bytes(), link), Vec::new());
+    retar(&join(&parts))
+}
+
+/// Expects a refusal at check 9 whose reason is exactly `reason` (a `KitError` message).
+fn assert_path_refusal(dd: &DataDir, kit: &Path, reason: &str) {
+    let line = assert_refused(dd, kit, &importer(dd), 9);
+    assert!(
+        line.starts_with(&format!("refused at check 9 (path safety): {reason}; ")),
+        "{line}"
+    );
 }
 
 #[test]
@@ -302,51 +358,92 @@ fn row7_unlisted_entry_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Regular, b"zz-extra.json", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    let line = assert_refused(&dd, &k, &importer(&dd), 9);
-    assert!(line.contains("zz-extra.json"), "{line}");
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry \"zz-extra.json\" is not listed in the signed manifest",
+    );
 }
 
 #[test]
 fn row7_parent_traversal_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    // No signed manifest can list it: `..` is not an entry path.
+    assert!(bundles::EntryPath::new("../../etc/cron.d/x").is_err());
     let b = with_extra_entry(tar::EntryType::Regular, b"../../etc/cron.d/x", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &importer(&dd), 9);
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry path escapes with `..`: \"../../etc/cron.d/x\"",
+    );
     assert!(!tmp.path().join("etc").exists());
 }
 
 #[test]
 fn row7_absolute_path_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    assert!(bundles::EntryPath::new("/tmp/evil").is_err());
     let b = with_extra_entry(tar::EntryType::Regular, b"/tmp/evil", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &importer(&dd), 9);
+    assert_path_refusal(&dd, &k, "tar entry has an absolute path: \"/tmp/evil\"");
 }
 
 #[test]
 fn row7_symlink_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
-    let b = with_extra_entry(tar::EntryType::Symlink, b"link", Some("/etc/passwd"));
+    let b = with_listed_entry_of_type(tar::EntryType::Symlink, "link", Some("/etc/passwd"));
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &importer(&dd), 9);
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry \"link\" is a symlink to \"/etc/passwd\"",
+    );
+}
+
+#[test]
+fn row7_hard_link_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_listed_entry_of_type(tar::EntryType::Link, "hard", Some("advisories/PyPI.jsonl"));
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry \"hard\" is a hard link to \"advisories/PyPI.jsonl\"",
+    );
 }
 
 #[test]
 fn row7_device_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
-    let b = with_extra_entry(tar::EntryType::Char, b"dev", None);
+    for (kind, name, what) in [
+        (tar::EntryType::Char, "dev", "character device"),
+        (tar::EntryType::Block, "blk", "block device"),
+        (tar::EntryType::Fifo, "fifo", "fifo"),
+    ] {
+        let b = with_listed_entry_of_type(kind, name, None);
+        let k = write_kit(tmp.path(), &format!("{name}.ouk"), &b, &vendor());
+        assert_path_refusal(&dd, &k, &format!("tar entry \"{name}\" is a {what}"));
+    }
+}
+
+#[test]
+fn row7_directory_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_listed_entry_of_type(tar::EntryType::Directory, "dir", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &importer(&dd), 9);
+    assert_path_refusal(&dd, &k, "tar entry \"dir\" is a directory");
 }
 
 #[test]
 fn row7_duplicate_entry_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    // the listed advisories entry, twice
     let mut all = parts.clone();
     all.push(parts[1].clone());
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&all)), &vendor());
-    assert_refused(&dd, &k, &importer(&dd), 9);
+    assert_path_refusal(&dd, &k, "tar entry \"advisories/PyPI.jsonl\" appears twice");
 }
 
 #[test]
@@ -376,15 +473,23 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
     );
     let line = assert_refused(&dd, &one, &importer(&dd), 3);
     assert!(line.contains("2 required"), "{line}");
-    let dup = write_kit(
-        tmp.path(),
-        "dup.ouk",
-        &kit_bytes(&KitSpec::new(1), &[&vendor(), &vendor()]),
-        &vendor(),
+    // The same key's signature twice, written into the manifest itself (the signer
+    // would keep one): one signer, not two.
+    let mut parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    let mut m = manifest_of(&parts);
+    m.signatures = vec![m.signatures[0].clone(), m.signatures[0].clone()];
+    set_manifest(&mut parts, &m.to_json_bytes().expect("json"));
+    let dup = write_kit(tmp.path(), "dup.ouk", &retar(&join(&parts)), &vendor());
+    assert_eq!(
+        manifest_of(&entries(&untar(&std::fs::read(&dup).expect("read"))))
+            .signatures
+            .len(),
+        2
     );
+    let line = assert_refused(&dd, &dup, &importer(&dd), 3);
     assert!(
-        importer(&dd).import(&dup).is_err(),
-        "the same key twice is one signer"
+        line.contains("manifest: manifest has 1 valid signature(s) from trusted keys, 2 required"),
+        "the same key twice is one signer: {line}"
     );
     let two = write_kit(
         tmp.path(),
@@ -504,16 +609,9 @@ fn advisories_that_do_not_parse_are_refused_at_check_10() {
 fn format_version_2_is_refused_at_check_4() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let mut parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
-    let manifest = &parts[0].1;
-    let text =
-        String::from_utf8_lossy(manifest).replace("\"format_version\":1", "\"format_version\":2");
-    let body = text.trim_end_matches('\0').as_bytes().to_vec();
-    let mut h = tar::Header::from_byte_slice(&parts[0].0).clone();
-    h.set_size(body.len() as u64);
-    h.set_cksum();
-    let mut data = body.clone();
-    data.resize(body.len().div_ceil(512) * 512, 0);
-    parts[0] = (h.as_bytes().to_vec(), data);
+    let text = String::from_utf8_lossy(&manifest_bytes(&parts))
+        .replace("\"format_version\":1", "\"format_version\":2");
+    set_manifest(&mut parts, text.as_bytes());
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&parts)), &vendor());
     let line = assert_refused(&dd, &k, &importer(&dd), 4);
     assert!(line.contains("format_version"), "{line}");
@@ -665,5 +763,43 @@ fn deleting_the_whole_audit_log_is_detected_once_kits_were_imported() {
     assert!(
         err.to_string().contains("activated 1 kit(s)") && err.to_string().contains("deleted"),
         "{err}"
+    );
+}
+
+#[test]
+fn row8_rotation_needs_the_pinned_threshold_of_co_signers() {
+    use bundles::trustroot::RootDoc;
+    let (tmp, dd) = data_dir(&[&vendor(), &vendor2()], 2, None);
+    let kit_of = |name: &str, doc: &RootDoc| {
+        let mut s = KitSpec::new(1);
+        s.extra.push((
+            bundles::trustroot::ROOT_PATH.into(),
+            bundles::trustroot::ROOT_MEDIA_TYPE.into(),
+            doc.to_json().expect("json"),
+        ));
+        // the manifest meets the threshold: only the rotation document is short
+        write_kit(
+            tmp.path(),
+            name,
+            &kit_bytes(&s, &[&vendor(), &vendor2()]),
+            &vendor(),
+        )
+    };
+    let one = RootDoc::signed(1, &[stranger().public()], 1, &[&vendor()]).expect("doc");
+    let line = assert_refused(&dd, &kit_of("one.ouk", &one), &importer(&dd), 10);
+    assert!(
+        line.contains("trust/root.json: trust/root.json is not signed by the pinned trust root"),
+        "{line}"
+    );
+    assert_eq!(dd.trust_file().expect("trust").root_version, 0);
+    let both =
+        RootDoc::signed(1, &[stranger().public()], 1, &[&vendor(), &vendor2()]).expect("doc");
+    let r = importer(&dd)
+        .import(&kit_of("both.ouk", &both))
+        .expect("co-signed rotation");
+    assert_eq!(r.rotated_root, Some(1));
+    assert_eq!(
+        dd.trust_file().expect("trust").keys,
+        vec![stranger().public().to_base64()]
     );
 }
