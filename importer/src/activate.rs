@@ -151,13 +151,17 @@ impl KitHistory {
         self.kits.iter().find(|k| &k.dir == cur)
     }
 
-    /// The highest sequence ever activated (the rollback floor).
-    pub fn last_accepted_sequence(&self) -> Option<u64> {
+    /// The kits that were accepted: activated, or the one `current` points to (its
+    /// marker not yet written). Orphans of a crash never count.
+    pub fn accepted(&self) -> impl Iterator<Item = &RetainedKit> {
         self.kits
             .iter()
             .filter(|k| k.activation.is_some() || Some(&k.dir) == self.current.as_ref())
-            .map(|k| k.sequence)
-            .max()
+    }
+
+    /// The highest sequence ever activated (the rollback floor).
+    pub fn last_accepted_sequence(&self) -> Option<u64> {
+        self.accepted().map(|k| k.sequence).max()
     }
 
     /// The latest trusted time: the newest kit creation or import time seen.
@@ -366,9 +370,9 @@ pub fn newest_pin(dd: &DataDir) -> Result<Option<TrustFile>, DataDirError> {
         },
     })?;
     let mut newest: Option<TrustFile> = None;
-    for k in &hist.kits {
+    for k in hist.accepted() {
         let pin = k.dir.join(TRUST_PIN);
-        if (k.activation.is_some() || hist.current.as_ref() == Some(&k.dir)) && pin.is_file() {
+        if pin.is_file() {
             let tf: TrustFile = read_json(&pin, 64 * 1024)?;
             if newest
                 .as_ref()

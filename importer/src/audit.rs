@@ -645,6 +645,11 @@ impl AuditLog {
             return Ok((end.clone(), 0));
         }
         let s = self.scan(Some(key), false)?;
+        if s.torn == 0
+            && let Some(h) = head
+        {
+            tail_cache().insert(path, (len, h, s.end.clone()));
+        }
         Ok((s.end, s.torn))
     }
 

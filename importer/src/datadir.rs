@@ -308,11 +308,7 @@ impl DataDir {
         }
         let history = crate::activate::KitHistory::load(self)
             .map_err(|e| AuditError::Missing(format!("the kits cannot be listed ({e})")))?;
-        let activated = history
-            .kits
-            .iter()
-            .filter(|k| k.activation.is_some() || history.current.as_ref() == Some(&k.dir))
-            .count();
+        let activated = history.accepted().count();
         if activated > 0 {
             return Err(AuditError::Missing(format!(
                 "this appliance has activated {activated} kit(s) under {}, each import is audited",

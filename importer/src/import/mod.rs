@@ -209,7 +209,7 @@ impl Importer {
         // Every attempt is audited: an import that could not be recorded (a log that does
         // not verify against its signed head) is not started, so nothing changes unseen.
         dd.audit().check_appendable(&key)?;
-        activate::recover(dd, |dir| complete_activation(dir, now))?;
+        recover_locked(dd, now)?;
         let source = self.source_name.clone().unwrap_or_else(|| {
             kit.file_name().map_or_else(
                 || kit.display().to_string(),
@@ -383,7 +383,11 @@ fn activate_staged(
 /// returns [`ImportError::Busy`] and changes nothing.
 pub fn recover(dd: &DataDir) -> Result<activate::Recovery, ImportError> {
     let _lock = lock(dd)?;
-    let now = OffsetDateTime::now_utc();
+    recover_locked(dd, OffsetDateTime::now_utc())
+}
+
+/// [`recover`] under the import lock already held.
+fn recover_locked(dd: &DataDir, now: OffsetDateTime) -> Result<activate::Recovery, ImportError> {
     let r = activate::recover(dd, |dir| complete_activation(dir, now))?;
     if r != activate::Recovery::default() {
         tracing::info!(
