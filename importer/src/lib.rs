@@ -61,7 +61,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`import`]: the [`Importer`], the checks, the report.
+//! - [`import`]: the [`Importer`], the checks, the report; [`recover`], for the
+//!   appliance to run at start (sweeps what a killed import left behind).
 //! - [`datadir`]: the data directory layout, `init`, pinned trust.
 //! - [`audit`]: the hash-chained audit log.
 //! - [`activate`]: staging, atomic activation, rollback, crash recovery.

@@ -101,9 +101,10 @@ impl ImportError {
 /// Imports kits into one data directory.
 ///
 /// The defaults are the safe ones: the system clock, [`Limits::default`], ten minutes of
-/// allowed clock skew, the signature beside the kit. Each loosening is an explicit call
-/// ([`Importer::limits`] for larger caps, [`Importer::clock`] for a fixed clock in tests
-/// and benches).
+/// allowed clock skew, the signature beside the kit, [`DEFAULT_KEEP_FREE`] bytes left
+/// free on the disk. Each loosening is an explicit call ([`Importer::limits`] for larger
+/// caps, [`Importer::clock`] for a fixed clock in tests and benches,
+/// [`Importer::keep_free`] for a smaller reserve).
 ///
 /// ```no_run
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
