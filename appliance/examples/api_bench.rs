@@ -143,7 +143,7 @@ fn setup(dir: &Path) -> anyhow::Result<(std::path::PathBuf, String)> {
     )?;
     std::fs::write(dir.join("kit.ouk.minisig"), sig.as_str())?;
     let dd = DataDir::open(&data)?;
-    importer::import::import(&dd, &kit, &importer::import::ImportOptions::new(now))?;
+    importer::Importer::new(&dd).clock(now).import(&kit)?;
     let kit_dir = std::fs::canonicalize(dd.current_link())?;
     let token = importer::import::read_tokens(&kit_dir)?
         .clients

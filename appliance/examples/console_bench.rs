@@ -156,7 +156,7 @@ fn setup(dir: &Path, now: OffsetDateTime) -> anyhow::Result<std::path::PathBuf> 
     )?;
     std::fs::write(dir.join("kit.ouk.minisig"), sig.as_str())?;
     let dd = DataDir::open(&data)?;
-    importer::import::import(&dd, &kit, &importer::import::ImportOptions::new(now))?;
+    importer::Importer::new(&dd).clock(now).import(&kit)?;
     Ok(data)
 }
 

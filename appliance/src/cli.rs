@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use importer::activate::{self, KitHistory};
 use importer::audit::AuditError;
 use importer::datadir::{DataDir, InitOptions, rfc3339};
-use importer::import::{self, ImportError, ImportOptions, Outcome};
+use importer::import::{self, ImportError, Importer, Outcome};
 use serde::Serialize;
 use signing::PublicKey;
 use time::OffsetDateTime;
@@ -104,9 +104,7 @@ pub fn import_kit(data: &Path, kit: &Path, signature: Option<PathBuf>, json: boo
         Ok(d) => d,
         Err(c) => return c,
     };
-    let mut opts = ImportOptions::new(OffsetDateTime::now_utc());
-    opts.signature = signature;
-    match import::import(&dd, kit, &opts) {
+    match Importer::new(&dd).signature(signature).import(kit) {
         Ok(report) => {
             if json {
                 print_json(&report);
@@ -398,8 +396,7 @@ pub fn audit_verify(data: &Path) -> u8 {
         Ok(d) => d,
         Err(c) => return c,
     };
-    let key = dd.appliance_public().ok();
-    match dd.audit().verify(key.as_ref()) {
+    match dd.verify_audit() {
         Ok(v) => {
             println!(
                 "audit log ok: {} records, hash chain intact, head signed by the appliance key",

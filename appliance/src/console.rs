@@ -1146,13 +1146,13 @@ impl web::Console for ApplianceConsole {
     }
 
     fn import_kit(&self, upload: &KitUpload, actor: &str) -> Result<ImportReport, ConsoleError> {
-        let mut opts = importer::import::ImportOptions::new(now());
         // Without an uploaded signature the importer looks for `<kit>.minisig`, which
         // does not exist in the upload directory: check 2 then refuses with "missing".
-        opts.signature = upload.signature.clone();
-        opts.source_name = Some(upload.original_name.clone());
-        opts.actor = actor.to_owned();
-        match importer::import::import(&self.state.data, &upload.kit, &opts) {
+        let importer = importer::Importer::new(&self.state.data)
+            .signature(upload.signature.clone())
+            .source_name(upload.original_name.clone())
+            .actor(actor);
+        match importer.import(&upload.kit) {
             Ok(report) => {
                 // The importer activated the kit: serve it from now on.
                 let kit = self.state.reload_kit().map_err(internal)?;

@@ -16,7 +16,7 @@ use bundles::path::media_types;
 use bundles::tokens::{ClientToken, ClientTokens, Revocations};
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
 use importer::datadir::{DataDir, InitOptions};
-use importer::import::{ImportOptions, import};
+use importer::import::Importer;
 use signing::minisign::{self, SignOptions};
 use signing::{KeyPair, jwt};
 use time::{Duration, OffsetDateTime};
@@ -223,7 +223,9 @@ pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
     let password = report.admin_password.clone();
     crate::store::write_operator_password_file(&data, &password)?;
     drop(report);
-    import(&dd, &kit, &ImportOptions::new(now + Duration::seconds(1)))
+    Importer::new(&dd)
+        .clock(now + Duration::seconds(1))
+        .import(&kit)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let active = dd.current_link().canonicalize()?;
     let tokens = importer::import::read_tokens(&active)?;

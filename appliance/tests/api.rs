@@ -183,12 +183,10 @@ impl Env {
 
     fn import(&self) {
         let dd = DataDir::open(&self.data).expect("open");
-        importer::import::import(
-            &dd,
-            &self.kit,
-            &importer::import::ImportOptions::new(self.now),
-        )
-        .expect("import the test kit");
+        importer::Importer::new(&dd)
+            .clock(self.now)
+            .import(&self.kit)
+            .expect("import the test kit");
     }
 
     fn config() -> Config {

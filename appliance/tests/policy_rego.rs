@@ -101,7 +101,9 @@ impl Env {
         drop(report);
         let kit = write_kit(tmp.path(), now);
         let dd = DataDir::open(&data).expect("open");
-        importer::import::import(&dd, &kit, &importer::import::ImportOptions::new(now))
+        importer::Importer::new(&dd)
+            .clock(now)
+            .import(&kit)
             .expect("import the test kit");
         Self {
             _tmp: tmp,

@@ -10,7 +10,7 @@ use bundles::manifest::{Producer, Summary};
 use bundles::path::media_types;
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
 use importer::datadir::{DataDir, InitOptions};
-use importer::import::{ImportOptions, import};
+use importer::import::Importer;
 use sha2::{Digest as _, Sha256};
 use signing::minisign::{self, SignOptions};
 use signing::{KeyId, KeyPair};
@@ -114,7 +114,7 @@ fn appliance_with_trivy_db(root: &Path) -> (DataDir, Vec<u8>, String) {
         },
     )
     .expect("init");
-    import(&dd, &kit, &ImportOptions::new(now)).expect("import");
+    Importer::new(&dd).clock(now).import(&kit).expect("import");
     (dd, db, digest(&manifest))
 }
 

@@ -211,13 +211,26 @@ mod tests {
             Err(RootError::NotSigned(_))
         ));
         let two = TrustRoot::new(vec![k(1).public(), k(4).public()], 2).expect("root");
-        assert!(good.verify(&two, 1).is_err(), "needs both co-signers");
+        assert!(
+            matches!(good.verify(&two, 1), Err(RootError::NotSigned(_))),
+            "needs both co-signers"
+        );
+        // the same co-signer twice is one
+        let mut twice = good.clone();
+        twice.signatures.push(twice.signatures[0].clone());
+        assert!(matches!(
+            twice.verify(&two, 1),
+            Err(RootError::NotSigned(_))
+        ));
         let both = RootDoc::signed(2, &[k(2).public()], 1, &[&k(1), &k(4)]).expect("doc");
         assert!(both.verify(&two, 1).is_ok());
         let bytes = both.to_json().expect("json");
         assert_eq!(RootDoc::parse(&bytes).expect("parse"), both);
         assert!(
-            RootDoc::signed(2, &[k(2).public()], 2, &[&k(1)]).is_err(),
+            matches!(
+                RootDoc::signed(2, &[k(2).public()], 2, &[&k(1)]),
+                Err(RootError::Invalid(_))
+            ),
             "threshold > keys"
         );
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use importer::datadir::{DataDir, InitOptions};
-use importer::import::{ImportOptions, import};
+use importer::import::Importer;
 use signing::PublicKey;
 use time::OffsetDateTime;
 
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     let t = Instant::now();
-    let report = import(&dd, kit, &ImportOptions::new(now))?;
+    let report = Importer::new(&dd).clock(now).import(kit)?;
     let secs = t.elapsed().as_secs_f64();
     let advisories: u64 = report.advisories.values().sum();
     println!(

@@ -15,18 +15,27 @@
 //! Never a mix: the scan engine only ever reads through `current`.
 //!
 //! The last accepted sequence and the trusted time are *derived* from the activated kit
-//! directories (see [`KitHistory`]), so no second record can disagree with them.
+//! directories (see [`KitHistory`]), so no second record can disagree with them. So is
+//! a trust-root rotation: the new trust travels inside the staged kit ([`TRUST_PIN`]),
+//! counts from the instant `current` points at that kit ([`newest_pin`], read by
+//! [`DataDir::trust_file`]), and is then copied to `DIR/trust.json`
+//! ([`complete_trust`], also run by [`recover`]) so that pruning the kit later keeps it.
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::datadir::{DataDir, fsync_dir, parse_rfc3339, read_json, write_json_atomic};
+use crate::datadir::{
+    DataDir, DataDirError, TrustFile, fsync_dir, parse_rfc3339, read_json, write_json_atomic,
+};
 
 /// File written into a kit directory once it has been activated.
 pub const ACTIVATED: &str = "activated.json";
 /// The kit's verified manifest, copied into its directory.
 pub const MANIFEST: &str = "manifest.json";
+/// The trust a kit pins when it is activated (a verified `trust/root.json` rotation),
+/// staged with the kit so that it takes effect with the switch or not at all.
+pub const TRUST_PIN: &str = "trust.json";
 
 /// Errors while staging, switching or recovering.
 #[derive(Debug, thiserror::Error)]
@@ -142,13 +151,17 @@ impl KitHistory {
         self.kits.iter().find(|k| &k.dir == cur)
     }
 
-    /// The highest sequence ever activated (the rollback floor).
-    pub fn last_accepted_sequence(&self) -> Option<u64> {
+    /// The kits that were accepted: activated, or the one `current` points to (its
+    /// marker not yet written). Orphans of a crash never count.
+    pub fn accepted(&self) -> impl Iterator<Item = &RetainedKit> {
         self.kits
             .iter()
             .filter(|k| k.activation.is_some() || Some(&k.dir) == self.current.as_ref())
-            .map(|k| k.sequence)
-            .max()
+    }
+
+    /// The highest sequence ever activated (the rollback floor).
+    pub fn last_accepted_sequence(&self) -> Option<u64> {
+        self.accepted().map(|k| k.sequence).max()
     }
 
     /// The latest trusted time: the newest kit creation or import time seen.
@@ -265,9 +278,15 @@ fn switch_current(dd: &DataDir, name: &str) -> Result<(), ActivateError> {
 /// Test hook: when `STELLA_CRASH_AT` names this point, the process dies on the spot
 /// (SIGKILL-like: no destructors, no cleanup). Used by the crash-consistency tests.
 pub fn crash_point(name: &str) {
-    if std::env::var("STELLA_CRASH_AT").is_ok_and(|v| v == name) {
+    if crash_requested(name) {
         std::process::abort();
     }
+}
+
+/// Whether `STELLA_CRASH_AT` names this point (for a crash point that first leaves a
+/// partial write behind, as a power cut mid-`write` would).
+pub fn crash_requested(name: &str) -> bool {
+    std::env::var_os("STELLA_CRASH_AT").is_some_and(|v| v == name)
 }
 
 fn fsync_tree(dir: &Path) -> Result<(), ActivateError> {
@@ -295,6 +314,8 @@ pub struct Recovery {
     pub orphans_removed: usize,
     /// Whether the active kit's activation marker had to be completed.
     pub completed_activation: bool,
+    /// Whether `trust.json` had to be brought up to the trust an activated kit pinned.
+    pub completed_trust: bool,
 }
 
 /// Brings the data directory back to a consistent state after a crash. Idempotent; run
@@ -334,7 +355,47 @@ pub fn recover(
     if r.staging_removed + r.orphans_removed > 0 {
         fsync_dir(&kits_dir).map_err(io(&kits_dir))?;
     }
+    r.completed_trust = complete_trust(dd)?;
     Ok(r)
+}
+
+/// The newest trust pinned by a kit that counts: one that was activated or that
+/// `current` points to (orphans and staging never count).
+pub fn newest_pin(dd: &DataDir) -> Result<Option<TrustFile>, DataDirError> {
+    let hist = KitHistory::load(dd).map_err(|e| match e {
+        ActivateError::DataDir(e) => e,
+        other => DataDirError::Corrupt {
+            path: dd.kits_dir(),
+            msg: other.to_string(),
+        },
+    })?;
+    let mut newest: Option<TrustFile> = None;
+    for k in hist.accepted() {
+        let pin = k.dir.join(TRUST_PIN);
+        if pin.is_file() {
+            let tf: TrustFile = read_json(&pin, 64 * 1024)?;
+            if newest
+                .as_ref()
+                .is_none_or(|n| tf.root_version > n.root_version)
+            {
+                newest = Some(tf);
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// Writes `DIR/trust.json` when an activated kit pins a newer trust root than it holds.
+/// Returns whether it did. Idempotent; run after every activation and by [`recover`].
+pub fn complete_trust(dd: &DataDir) -> Result<bool, ActivateError> {
+    let Some(pin) = newest_pin(dd)? else {
+        return Ok(false);
+    };
+    if pin.root_version <= dd.pinned_trust_file()?.root_version {
+        return Ok(false);
+    }
+    write_json_atomic(&dd.root().join("trust.json"), &pin)?;
+    Ok(true)
 }
 
 /// Makes the retained kit with `sequence` active (operator-initiated rollback or
@@ -383,6 +444,9 @@ pub fn prune(
     keep: usize,
     referenced: &std::collections::BTreeSet<u64>,
 ) -> Result<usize, ActivateError> {
+    // A pruned kit may be the one that pinned the trust root: make sure it is in
+    // trust.json before the kit goes.
+    complete_trust(dd)?;
     let hist = KitHistory::load(dd)?;
     let mut removed = 0;
     let n = hist.kits.len();
@@ -503,7 +567,8 @@ mod tests {
             Recovery {
                 staging_removed: 1,
                 orphans_removed: 1,
-                completed_activation: true
+                completed_activation: true,
+                completed_trust: false,
             }
         );
         let h = KitHistory::load(&dd).expect("hist");

@@ -4,7 +4,8 @@
 //! DIR/
 //!   appliance.key        appliance secret key (minisign format, 0600)
 //!   appliance.pub        appliance public key (minisign format)
-//!   trust.json           pinned vendor keys + threshold + site id (written once, at init)
+//!   trust.json           pinned vendor keys + threshold + site id (written at init, and
+//!                        after the switch to a kit that rotates the trust root)
 //!   time.json            trusted time at init (later trusted times come from the kits)
 //!   kits/<SEQ>-<KITID>/  verified, activated kits (content, re-signed tokens, index, activation.json)
 //!   kits/.staging-*      an import in progress (removed on refusal; swept on the next start)
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use signing::{KeyPair, PublicKey, TrustRoot};
 use time::OffsetDateTime;
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditError, AuditLog, Verified};
 
 /// Errors while creating or opening a data directory.
 #[derive(Debug, thiserror::Error)]
@@ -264,8 +265,20 @@ impl DataDir {
         Ok(appliance_id_for(&self.appliance_public()?))
     }
 
-    /// Loads `trust.json`.
+    /// The trust in force: `trust.json`, or the newer trust root an activated kit pinned
+    /// if `trust.json` has not been brought up to it yet (a crash right after the switch;
+    /// see [`crate::activate::complete_trust`]). Never the trust of a kit that is not
+    /// active or activated, so the keys and the active kit always belong together.
     pub fn trust_file(&self) -> Result<TrustFile, DataDirError> {
+        let pinned = self.pinned_trust_file()?;
+        Ok(match crate::activate::newest_pin(self)? {
+            Some(pin) if pin.root_version > pinned.root_version => pin,
+            _ => pinned,
+        })
+    }
+
+    /// `trust.json` as it is on disk.
+    pub(crate) fn pinned_trust_file(&self) -> Result<TrustFile, DataDirError> {
         read_json(&self.root.join("trust.json"), 64 * 1024)
     }
 
@@ -278,6 +291,39 @@ impl DataDir {
             .map(|k| PublicKey::from_base64(k))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TrustRoot::new(keys, tf.threshold)?)
+    }
+
+    /// Verifies the audit log against the appliance key (`stella-appliance audit
+    /// verify`), and that it is there at all: a log that was deleted whole (records and
+    /// head) verifies as an empty chain, so an appliance that shows it has done things
+    /// that are always audited — activated kits, a rotated trust root — refuses an empty
+    /// log ([`AuditError::Missing`]).
+    pub fn verify_audit(&self) -> Result<Verified, AuditError> {
+        let key = self
+            .appliance_public()
+            .map_err(|e| AuditError::Head(format!("cannot read the appliance key: {e}")))?;
+        let v = self.audit().verify(Some(&key))?;
+        if v.records > 0 {
+            return Ok(v);
+        }
+        let history = crate::activate::KitHistory::load(self)
+            .map_err(|e| AuditError::Missing(format!("the kits cannot be listed ({e})")))?;
+        let activated = history.accepted().count();
+        if activated > 0 {
+            return Err(AuditError::Missing(format!(
+                "this appliance has activated {activated} kit(s) under {}, each import is audited",
+                self.kits_dir().display()
+            )));
+        }
+        if let Ok(tf) = self.trust_file()
+            && tf.root_version > 0
+        {
+            return Err(AuditError::Missing(format!(
+                "trust.json has rotated the trust root to version {}, which only an audited import does",
+                tf.root_version
+            )));
+        }
+        Ok(v)
     }
 
     /// The time recorded at init.

@@ -4,21 +4,18 @@ mod common;
 
 use std::path::Path;
 
+use bundles::Limits;
 use common::*;
 use importer::datadir::DataDir;
-use importer::import::{self, Check, ImportError, ImportOptions, ImportReport, Outcome};
+use importer::import::{self, Check, ImportError, Importer, Outcome};
 use signing::{TrustRoot, jwt};
-
-fn run(dd: &DataDir, kit: &Path, opts: &ImportOptions) -> Result<ImportReport, ImportError> {
-    import::import(dd, kit, opts)
-}
 
 /// Imports and expects a refusal at check `n`, with nothing changed but the audit log,
 /// which must record the refusal.
-fn assert_refused(dd: &DataDir, kit: &Path, opts: &ImportOptions, n: u8) -> String {
+fn assert_refused(dd: &DataDir, kit: &Path, imp: &Importer, n: u8) -> String {
     let before = snapshot(dd);
     let audit_before = dd.audit().records().expect("audit").len();
-    let err = run(dd, kit, opts).expect_err("must be refused");
+    let err = imp.import(kit).expect_err("must be refused");
     let refusal = err
         .refusal()
         .unwrap_or_else(|| panic!("not a refusal: {err}"));
@@ -44,8 +41,9 @@ fn assert_refused(dd: &DataDir, kit: &Path, opts: &ImportOptions, n: u8) -> Stri
     line
 }
 
-fn opts() -> ImportOptions {
-    ImportOptions::new(NOW)
+/// The importer of most tests: the data dir's safe defaults with the test clock.
+fn importer(dd: &DataDir) -> Importer {
+    Importer::new(dd).clock(NOW)
 }
 
 fn kit(dir: &Path, name: &str, spec: &KitSpec) -> std::path::PathBuf {
@@ -56,7 +54,7 @@ fn kit(dir: &Path, name: &str, spec: &KitSpec) -> std::path::PathBuf {
 fn a_valid_kit_is_activated_with_every_check_reported() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k1.ouk", &KitSpec::new(1));
-    let r = run(&dd, &k, &opts()).expect("import");
+    let r = importer(&dd).import(&k).expect("import");
     assert_eq!(r.outcome, Outcome::Activated);
     let numbers: Vec<u8> = r.checks.iter().map(|c| c.number).collect();
     assert_eq!(numbers, (1..=10).collect::<Vec<u8>>());
@@ -78,7 +76,7 @@ fn row1_kit_signed_by_an_unpinned_key_is_refused_at_check_2() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let bytes = kit_bytes(&KitSpec::new(1), &[&stranger()]);
     let k = write_kit(tmp.path(), "k.ouk", &bytes, &stranger());
-    let line = assert_refused(&dd, &k, &opts(), 2);
+    let line = assert_refused(&dd, &k, &importer(&dd), 2);
     assert!(line.contains("detached signature"), "{line}");
 }
 
@@ -87,7 +85,7 @@ fn row1_missing_detached_signature_is_refused_at_check_2() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
     std::fs::remove_file(tmp.path().join("k.ouk.minisig")).expect("rm");
-    let line = assert_refused(&dd, &k, &opts(), 2);
+    let line = assert_refused(&dd, &k, &importer(&dd), 2);
     assert!(line.contains("missing"), "{line}");
 }
 
@@ -99,7 +97,7 @@ fn row1_tampered_file_fails_the_detached_signature() {
     let n = b.len();
     b[n / 2] ^= 1;
     std::fs::write(&k, b).expect("write");
-    assert_refused(&dd, &k, &opts(), 2);
+    assert_refused(&dd, &k, &importer(&dd), 2);
 }
 
 #[test]
@@ -108,7 +106,7 @@ fn row1_manifest_signed_by_an_unpinned_key_is_refused_at_check_3() {
     // The detached signature is by the vendor (e.g. a re-signed file), the manifest is not.
     let bytes = kit_bytes(&KitSpec::new(1), &[&stranger()]);
     let k = write_kit(tmp.path(), "k.ouk", &bytes, &vendor());
-    assert_refused(&dd, &k, &opts(), 3);
+    assert_refused(&dd, &k, &importer(&dd), 3);
 }
 
 // 2. rollback ----------------------------------------------------------------------------
@@ -118,24 +116,24 @@ fn row2_older_sequence_is_refused_and_the_same_one_is_a_no_op() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k5 = kit(tmp.path(), "k5.ouk", &KitSpec::new(5));
     assert_eq!(
-        run(&dd, &k5, &opts()).expect("5").outcome,
+        importer(&dd).import(&k5).expect("5").outcome,
         Outcome::Activated
     );
     let k4 = kit(tmp.path(), "k4.ouk", &KitSpec::new(4));
-    let line = assert_refused(&dd, &k4, &opts(), 6);
+    let line = assert_refused(&dd, &k4, &importer(&dd), 6);
     assert!(
         line.contains("older than the last accepted kit (5)"),
         "{line}"
     );
     let before = snapshot(&dd);
-    let again = run(&dd, &k5, &opts()).expect("same kit");
+    let again = importer(&dd).import(&k5).expect("same kit");
     assert_eq!(again.outcome, Outcome::AlreadyImported);
     assert_eq!(snapshot(&dd), before);
     // a different kit claiming the same sequence is a replay
     let mut other = KitSpec::new(5);
     other.kit_id = "other-5".into();
     let k5b = kit(tmp.path(), "k5b.ouk", &other);
-    let line = assert_refused(&dd, &k5b, &opts(), 6);
+    let line = assert_refused(&dd, &k5b, &importer(&dd), 6);
     assert!(line.contains("replay"), "{line}");
 }
 
@@ -147,9 +145,8 @@ fn row3_expired_kit_is_refused_at_check_7() {
     let mut s = KitSpec::new(1);
     s.created_at = NOW - time::Duration::days(40);
     let k = kit(tmp.path(), "k.ouk", &s);
-    let mut o = opts();
     // the data dir was initialised a day before NOW; an old kit is not a clock problem
-    o.clock_skew = time::Duration::minutes(10);
+    let o = importer(&dd).clock_skew(time::Duration::minutes(10));
     let line = assert_refused(&dd, &k, &o, 7);
     assert!(line.contains("expired"), "{line}");
 }
@@ -160,10 +157,9 @@ fn row3_expired_kit_is_refused_at_check_7() {
 fn row4_clock_earlier_than_the_latest_trusted_time_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k1 = kit(tmp.path(), "k1.ouk", &KitSpec::new(1));
-    run(&dd, &k1, &opts()).expect("first");
+    importer(&dd).import(&k1).expect("first");
     let k2 = kit(tmp.path(), "k2.ouk", &KitSpec::new(2));
-    let mut o = opts();
-    o.now = NOW - time::Duration::days(3);
+    let o = importer(&dd).clock(NOW - time::Duration::days(3));
     let line = assert_refused(&dd, &k2, &o, 7);
     assert!(
         line.contains("earlier than the latest trusted time"),
@@ -177,7 +173,7 @@ fn row4_kit_from_the_future_is_refused() {
     let mut s = KitSpec::new(1);
     s.created_at = NOW + time::Duration::days(2);
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 7);
+    let line = assert_refused(&dd, &k, &importer(&dd), 7);
     assert!(line.contains("after the appliance clock"), "{line}");
 }
 
@@ -198,6 +194,30 @@ fn entries(tar: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         at += 512 + padded;
     }
     out
+}
+
+/// The bytes of the manifest (the first entry, padding cut).
+fn manifest_bytes(parts: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    let size = tar::Header::from_byte_slice(&parts[0].0)
+        .entry_size()
+        .expect("size");
+    parts[0].1[..usize::try_from(size).expect("fits")].to_vec()
+}
+
+/// The manifest, parsed without checking signatures.
+fn manifest_of(parts: &[(Vec<u8>, Vec<u8>)]) -> bundles::Manifest {
+    bundles::Manifest::parse_unverified(&manifest_bytes(parts), &Limits::default())
+        .expect("manifest")
+}
+
+/// Replaces the manifest (the first entry) with `body`.
+fn set_manifest(parts: &mut [(Vec<u8>, Vec<u8>)], body: &[u8]) {
+    let mut h = tar::Header::from_byte_slice(&parts[0].0).clone();
+    h.set_size(body.len() as u64);
+    h.set_cksum();
+    let mut data = body.to_vec();
+    data.resize(body.len().div_ceil(512) * 512, 0);
+    parts[0] = (h.as_bytes().to_vec(), data);
 }
 
 fn join(parts: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
@@ -224,7 +244,7 @@ fn row5_entry_from_another_kit_is_refused_at_check_8() {
     let mixed = vec![a[0].clone(), b[1].clone()];
     // An attacker cannot make the detached signature; re-signing here isolates check 8.
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&mixed)), &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 8);
+    let line = assert_refused(&dd, &k, &importer(&dd), 8);
     assert!(line.contains("sha256"), "{line}");
 }
 
@@ -234,26 +254,59 @@ fn row5_entry_from_another_kit_is_refused_at_check_8() {
 fn row6_oversized_kit_file_is_refused_at_check_1_before_reading() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
-    let mut o = opts();
-    o.limits = o.limits.max_kit_bytes(100);
+    let o = importer(&dd).limits(Limits::default().max_kit_bytes(100));
     let line = assert_refused(&dd, &k, &o, 1);
     assert!(line.contains("cap"), "{line}");
+}
+
+#[test]
+fn row6_a_kit_that_does_not_fit_on_the_disk_is_refused_at_check_1_before_staging() {
+    use importer::import::Refusal;
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    // Asking for more free space than any test machine has stands in for a full disk.
+    let o = importer(&dd).keep_free(1 << 60);
+    let line = assert_refused(&dd, &k, &o, 1);
+    assert!(
+        line.contains("staging the kit needs") && line.contains("is free"),
+        "{line}"
+    );
+    let err = o.import(&k).expect_err("refused");
+    match err.refusal() {
+        Some(Refusal::DiskSpace {
+            unpacked,
+            needed,
+            free,
+            ..
+        }) => {
+            assert_eq!(*unpacked, KitSpec::new(1).advisories.len() as u64);
+            assert_eq!(*needed, unpacked + (1 << 60));
+            assert!(free < needed);
+        }
+        other => panic!("not a disk-space refusal: {other:?}"),
+    }
+    // with the default reserve the same kit fits, and check 1 says how much was free
+    let r = importer(&dd).import(&k).expect("fits");
+    assert!(
+        r.checks[0].detail.contains("bytes free on"),
+        "{:?}",
+        r.checks[0]
+    );
 }
 
 #[test]
 fn row6_unpacked_size_above_the_cap_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
-    let mut o = opts();
-    o.limits = o.limits.max_total_bytes(16);
+    let o = importer(&dd).limits(Limits::default().max_total_bytes(16));
     let line = assert_refused(&dd, &k, &o, 8);
     assert!(line.contains("limit"), "{line}");
 }
 
 // 7. extraneous or malicious entries -----------------------------------------------------
 
-fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
-    let parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+/// A ustar header of `kind` for `name`, size 0.
+fn header(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
     let mut h = tar::Header::new_ustar();
     h.set_entry_type(kind);
     h.set_size(0);
@@ -263,9 +316,41 @@ fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Ve
         h.set_link_name(l).expect("link");
     }
     h.set_cksum();
-    let mut all = parts.clone();
-    all.push((h.as_bytes().to_vec(), Vec::new()));
+    h.as_bytes().to_vec()
+}
+
+/// A valid kit plus an entry the manifest does not list (for what no manifest can
+/// list: `..` and absolute paths are not entry paths).
+fn with_extra_entry(kind: tar::EntryType, name: &[u8], link: Option<&str>) -> Vec<u8> {
+    let mut all = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    all.push((header(kind, name, link), Vec::new()));
     retar(&join(&all))
+}
+
+/// A kit whose signed manifest lists `name` (an empty file) but whose tar carries it as
+/// `kind`: being listed, the entry can only be refused for its type.
+fn with_listed_entry_of_type(kind: tar::EntryType, name: &str, link: Option<&str>) -> Vec<u8> {
+    let mut s = KitSpec::new(1);
+    s.extra.push((name.into(), "text/plain".into(), Vec::new()));
+    let bytes = kit_bytes(&s, &[&vendor()]);
+    let listed = bundles::peek_manifest(bytes.as_slice(), &Limits::default()).expect("manifest");
+    assert!(listed.entry(name).is_some(), "{name} is listed");
+    let mut parts = entries(&untar(&bytes));
+    let i = parts
+        .iter()
+        .position(|(h, _)| tar::Header::from_byte_slice(h).path_bytes().as_ref() == name.as_bytes())
+        .expect("entry in the tar");
+    parts[i] = (header(kind, name.as_bytes(), link), Vec::new());
+    retar(&join(&parts))
+}
+
+/// Expects a refusal at check 9 whose reason is exactly `reason` (a `KitError` message).
+fn assert_path_refusal(dd: &DataDir, kit: &Path, reason: &str) {
+    let line = assert_refused(dd, kit, &importer(dd), 9);
+    assert!(
+        line.starts_with(&format!("refused at check 9 (path safety): {reason}; ")),
+        "{line}"
+    );
 }
 
 #[test]
@@ -273,51 +358,92 @@ fn row7_unlisted_entry_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let b = with_extra_entry(tar::EntryType::Regular, b"zz-extra.json", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 9);
-    assert!(line.contains("zz-extra.json"), "{line}");
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry \"zz-extra.json\" is not listed in the signed manifest",
+    );
 }
 
 #[test]
 fn row7_parent_traversal_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    // No signed manifest can list it: `..` is not an entry path.
+    assert!(bundles::EntryPath::new("../../etc/cron.d/x").is_err());
     let b = with_extra_entry(tar::EntryType::Regular, b"../../etc/cron.d/x", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry path escapes with `..`: \"../../etc/cron.d/x\"",
+    );
     assert!(!tmp.path().join("etc").exists());
 }
 
 #[test]
 fn row7_absolute_path_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    assert!(bundles::EntryPath::new("/tmp/evil").is_err());
     let b = with_extra_entry(tar::EntryType::Regular, b"/tmp/evil", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_path_refusal(&dd, &k, "tar entry has an absolute path: \"/tmp/evil\"");
 }
 
 #[test]
 fn row7_symlink_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
-    let b = with_extra_entry(tar::EntryType::Symlink, b"link", Some("/etc/passwd"));
+    let b = with_listed_entry_of_type(tar::EntryType::Symlink, "link", Some("/etc/passwd"));
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry \"link\" is a symlink to \"/etc/passwd\"",
+    );
+}
+
+#[test]
+fn row7_hard_link_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_listed_entry_of_type(tar::EntryType::Link, "hard", Some("advisories/PyPI.jsonl"));
+    let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
+    assert_path_refusal(
+        &dd,
+        &k,
+        "tar entry \"hard\" is a hard link to \"advisories/PyPI.jsonl\"",
+    );
 }
 
 #[test]
 fn row7_device_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
-    let b = with_extra_entry(tar::EntryType::Char, b"dev", None);
+    for (kind, name, what) in [
+        (tar::EntryType::Char, "dev", "character device"),
+        (tar::EntryType::Block, "blk", "block device"),
+        (tar::EntryType::Fifo, "fifo", "fifo"),
+    ] {
+        let b = with_listed_entry_of_type(kind, name, None);
+        let k = write_kit(tmp.path(), &format!("{name}.ouk"), &b, &vendor());
+        assert_path_refusal(&dd, &k, &format!("tar entry \"{name}\" is a {what}"));
+    }
+}
+
+#[test]
+fn row7_directory_is_refused() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let b = with_listed_entry_of_type(tar::EntryType::Directory, "dir", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_path_refusal(&dd, &k, "tar entry \"dir\" is a directory");
 }
 
 #[test]
 fn row7_duplicate_entry_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    // the listed advisories entry, twice
     let mut all = parts.clone();
     all.push(parts[1].clone());
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&all)), &vendor());
-    assert_refused(&dd, &k, &opts(), 9);
+    assert_path_refusal(&dd, &k, "tar entry \"advisories/PyPI.jsonl\" appears twice");
 }
 
 #[test]
@@ -330,7 +456,7 @@ fn row7_unknown_entry_kind_is_refused_at_check_10() {
         b"rm -rf /".to_vec(),
     ));
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(line.contains("scripts/postinst"), "{line}");
 }
 
@@ -345,17 +471,25 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
         &kit_bytes(&KitSpec::new(1), &[&vendor()]),
         &vendor(),
     );
-    let line = assert_refused(&dd, &one, &opts(), 3);
+    let line = assert_refused(&dd, &one, &importer(&dd), 3);
     assert!(line.contains("2 required"), "{line}");
-    let dup = write_kit(
-        tmp.path(),
-        "dup.ouk",
-        &kit_bytes(&KitSpec::new(1), &[&vendor(), &vendor()]),
-        &vendor(),
+    // The same key's signature twice, written into the manifest itself (the signer
+    // would keep one): one signer, not two.
+    let mut parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
+    let mut m = manifest_of(&parts);
+    m.signatures = vec![m.signatures[0].clone(), m.signatures[0].clone()];
+    set_manifest(&mut parts, &m.to_json_bytes().expect("json"));
+    let dup = write_kit(tmp.path(), "dup.ouk", &retar(&join(&parts)), &vendor());
+    assert_eq!(
+        manifest_of(&entries(&untar(&std::fs::read(&dup).expect("read"))))
+            .signatures
+            .len(),
+        2
     );
+    let line = assert_refused(&dd, &dup, &importer(&dd), 3);
     assert!(
-        run(&dd, &dup, &opts()).is_err(),
-        "the same key twice is one signer"
+        line.contains("manifest: manifest has 1 valid signature(s) from trusted keys, 2 required"),
+        "the same key twice is one signer: {line}"
     );
     let two = write_kit(
         tmp.path(),
@@ -364,7 +498,7 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
         &vendor2(),
     );
     assert_eq!(
-        run(&dd, &two, &opts()).expect("two").outcome,
+        importer(&dd).import(&two).expect("two").outcome,
         Outcome::Activated
     );
 }
@@ -377,14 +511,14 @@ fn row10_kit_for_another_site_is_refused_at_check_5() {
     let mut s = KitSpec::new(1);
     s.site = Some("plant-9".into());
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 5);
+    let line = assert_refused(&dd, &k, &importer(&dd), 5);
     assert!(
         line.contains("plant-9") && line.contains("plant-7"),
         "{line}"
     );
     let (tmp2, dd2) = data_dir(&[&vendor()], 1, None);
     let k2 = kit(tmp2.path(), "k.ouk", &s);
-    assert_refused(&dd2, &k2, &opts(), 5);
+    assert_refused(&dd2, &k2, &importer(&dd2), 5);
 }
 
 // 11. tokens ------------------------------------------------------------------------------
@@ -406,7 +540,7 @@ fn row11_tokens_are_verified_then_resigned_by_the_appliance() {
     ];
     s.revoked = vec!["jti-ci-b".into(), "old-1".into()];
     let k = kit(tmp.path(), "k.ouk", &s);
-    let r = run(&dd, &k, &opts()).expect("import");
+    let r = importer(&dd).import(&k).expect("import");
     assert_eq!(r.clients, vec!["ci-a".to_string()]);
     assert!(
         r.warnings
@@ -440,7 +574,7 @@ fn row11_forged_token_refuses_the_kit_at_check_10() {
         vendor_token(&stranger(), "ci-a", s.created_at, None),
     )];
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(line.contains("ci-a"), "{line}");
 }
 
@@ -453,7 +587,7 @@ fn row11_token_listed_under_another_client_is_refused() {
         vendor_token(&vendor(), "ci-b", s.created_at, None),
     )];
     let k = kit(tmp.path(), "k.ouk", &s);
-    assert_refused(&dd, &k, &opts(), 10);
+    assert_refused(&dd, &k, &importer(&dd), 10);
 }
 
 // content ---------------------------------------------------------------------------------
@@ -464,7 +598,7 @@ fn advisories_that_do_not_parse_are_refused_at_check_10() {
     let mut s = KitSpec::new(1);
     s.advisories = b"{\"id\":\"X\"}\n".to_vec();
     let k = kit(tmp.path(), "k.ouk", &s);
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(
         line.contains("advisories/PyPI.jsonl") && line.contains("line 1"),
         "{line}"
@@ -475,18 +609,11 @@ fn advisories_that_do_not_parse_are_refused_at_check_10() {
 fn format_version_2_is_refused_at_check_4() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     let mut parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
-    let manifest = &parts[0].1;
-    let text =
-        String::from_utf8_lossy(manifest).replace("\"format_version\":1", "\"format_version\":2");
-    let body = text.trim_end_matches('\0').as_bytes().to_vec();
-    let mut h = tar::Header::from_byte_slice(&parts[0].0).clone();
-    h.set_size(body.len() as u64);
-    h.set_cksum();
-    let mut data = body.clone();
-    data.resize(body.len().div_ceil(512) * 512, 0);
-    parts[0] = (h.as_bytes().to_vec(), data);
+    let text = String::from_utf8_lossy(&manifest_bytes(&parts))
+        .replace("\"format_version\":1", "\"format_version\":2");
+    set_manifest(&mut parts, text.as_bytes());
     let k = write_kit(tmp.path(), "k.ouk", &retar(&join(&parts)), &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 4);
+    let line = assert_refused(&dd, &k, &importer(&dd), 4);
     assert!(line.contains("format_version"), "{line}");
 }
 
@@ -508,9 +635,9 @@ fn a_second_concurrent_import_is_told_to_wait() {
         .open(dd.audit_dir().join(".import.lock"))
         .expect("lock file");
     lock.lock().expect("lock");
-    assert!(matches!(run(&dd, &k, &opts()), Err(ImportError::Busy)));
+    assert!(matches!(importer(&dd).import(&k), Err(ImportError::Busy)));
     lock.unlock().expect("unlock");
-    assert!(run(&dd, &k, &opts()).is_ok());
+    assert!(importer(&dd).import(&k).is_ok());
 }
 
 // 8. key rotation: the new root is signed by the pinned one -------------------------------
@@ -538,19 +665,19 @@ fn row8_rotation_signed_by_the_pinned_root_moves_trust_to_the_new_key() {
     // a rotation signed by a stranger is refused and nothing changes
     let forged = RootDoc::signed(1, &[stranger().public()], 1, &[&stranger()]).expect("doc");
     let k = rotation_kit(tmp.path(), "forged.ouk", 1, &forged, &vendor());
-    let line = assert_refused(&dd, &k, &opts(), 10);
+    let line = assert_refused(&dd, &k, &importer(&dd), 10);
     assert!(line.contains("trust/root.json"), "{line}");
     // the genuine rotation: old key signs a root holding the new key
     let doc = RootDoc::signed(1, &[vendor2().public()], 1, &[&vendor()]).expect("doc");
     let k1 = rotation_kit(tmp.path(), "rot.ouk", 1, &doc, &vendor());
-    let r = run(&dd, &k1, &opts()).expect("rotation kit");
+    let r = importer(&dd).import(&k1).expect("rotation kit");
     assert_eq!(r.rotated_root, Some(1));
     let tf = dd.trust_file().expect("trust");
     assert_eq!(tf.root_version, 1);
     assert_eq!(tf.keys, vec![vendor2().public().to_base64()]);
     // the old key is no longer trusted; the new one is
     let old = kit(tmp.path(), "old2.ouk", &KitSpec::new(2));
-    assert_refused(&dd, &old, &opts(), 2);
+    assert_refused(&dd, &old, &importer(&dd), 2);
     let new = write_kit(
         tmp.path(),
         "new2.ouk",
@@ -558,12 +685,121 @@ fn row8_rotation_signed_by_the_pinned_root_moves_trust_to_the_new_key() {
         &vendor2(),
     );
     assert_eq!(
-        run(&dd, &new, &opts()).expect("new key").outcome,
+        importer(&dd).import(&new).expect("new key").outcome,
         Outcome::Activated
     );
     // replaying the version-1 rotation (re-signed by the new key) is refused: not newer
     let replay = RootDoc::signed(1, &[vendor().public()], 1, &[&vendor2()]).expect("doc");
     let k3 = rotation_kit(tmp.path(), "replay.ouk", 3, &replay, &vendor2());
-    let line = assert_refused(&dd, &k3, &opts(), 10);
+    let line = assert_refused(&dd, &k3, &importer(&dd), 10);
     assert!(line.contains("must increase"), "{line}");
+}
+
+// the audit log --------------------------------------------------------------------------
+
+#[test]
+fn an_import_over_forged_audit_records_is_refused_before_anything_changes() {
+    use importer::audit::{AuditError, Record};
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    // Someone with file access appends a well-chained record: no key, no signed head.
+    let last = dd
+        .audit()
+        .records()
+        .expect("records")
+        .pop()
+        .expect("init record");
+    let mut forged = serde_json::json!({
+        "seq": last.seq + 1,
+        "time": "2026-11-22T00:00:00Z",
+        "kind": "import",
+        "event": {"result": "accepted", "kit_id": "forged"},
+        "prev": last.hash,
+    });
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        serde_json::to_vec(&forged).expect("json"),
+    ));
+    forged["hash"] = hash.into();
+    let rec: Record = serde_json::from_value(forged).expect("a valid record");
+    let mut log = std::fs::read(dd.audit().path()).expect("log");
+    log.extend(serde_json::to_vec(&rec).expect("json"));
+    log.push(b'\n');
+    std::fs::write(dd.audit().path(), &log).expect("forge");
+    let before = snapshot(&dd);
+
+    let err = importer(&dd).import(&k).expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            ImportError::Audit(AuditError::Unsigned { after_seq, .. }) if after_seq == last.seq
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("without the appliance key"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dd), before, "nothing changed");
+    assert_eq!(
+        std::fs::read(dd.audit().path()).expect("log"),
+        log,
+        "the forged record was neither adopted nor removed"
+    );
+}
+
+#[test]
+fn deleting_the_whole_audit_log_is_detected_once_kits_were_imported() {
+    use importer::audit::AuditError;
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = kit(tmp.path(), "k.ouk", &KitSpec::new(1));
+    importer(&dd).import(&k).expect("import");
+    assert_eq!(dd.verify_audit().expect("intact").records, 2);
+    std::fs::remove_file(dd.audit().path()).expect("rm log");
+    std::fs::remove_file(dd.audit_dir().join("head.json")).expect("rm head");
+    // the chain alone cannot tell: an empty log is a valid chain
+    assert_eq!(dd.audit().verify(None).expect("empty chain").records, 0);
+    let err = dd.verify_audit().expect_err("a deleted log is refused");
+    assert!(matches!(err, AuditError::Missing(_)), "{err}");
+    assert!(
+        err.to_string().contains("activated 1 kit(s)") && err.to_string().contains("deleted"),
+        "{err}"
+    );
+}
+
+#[test]
+fn row8_rotation_needs_the_pinned_threshold_of_co_signers() {
+    use bundles::trustroot::RootDoc;
+    let (tmp, dd) = data_dir(&[&vendor(), &vendor2()], 2, None);
+    let kit_of = |name: &str, doc: &RootDoc| {
+        let mut s = KitSpec::new(1);
+        s.extra.push((
+            bundles::trustroot::ROOT_PATH.into(),
+            bundles::trustroot::ROOT_MEDIA_TYPE.into(),
+            doc.to_json().expect("json"),
+        ));
+        // the manifest meets the threshold: only the rotation document is short
+        write_kit(
+            tmp.path(),
+            name,
+            &kit_bytes(&s, &[&vendor(), &vendor2()]),
+            &vendor(),
+        )
+    };
+    let one = RootDoc::signed(1, &[stranger().public()], 1, &[&vendor()]).expect("doc");
+    let line = assert_refused(&dd, &kit_of("one.ouk", &one), &importer(&dd), 10);
+    assert!(
+        line.contains("trust/root.json: trust/root.json is not signed by the pinned trust root"),
+        "{line}"
+    );
+    assert_eq!(dd.trust_file().expect("trust").root_version, 0);
+    let both =
+        RootDoc::signed(1, &[stranger().public()], 1, &[&vendor(), &vendor2()]).expect("doc");
+    let r = importer(&dd)
+        .import(&kit_of("both.ouk", &both))
+        .expect("co-signed rotation");
+    assert_eq!(r.rotated_root, Some(1));
+    assert_eq!(
+        dd.trust_file().expect("trust").keys,
+        vec![stranger().public().to_base64()]
+    );
 }

@@ -224,6 +224,9 @@ impl AppState {
         config: Config,
     ) -> Result<Self, StateError> {
         let key = dd.appliance_key()?;
+        if let Err(e) = importer::recover(&dd) {
+            tracing::warn!(error = %e, "recovering the data directory after an interrupted import");
+        }
         let public = key.public();
         let appliance_id = importer::datadir::appliance_id_for(&public);
         let site = dd.trust_file()?.site;

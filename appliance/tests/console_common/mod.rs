@@ -11,7 +11,7 @@ use bundles::path::media_types;
 use bundles::tokens::{ClientToken, ClientTokens, Revocations};
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
 use importer::datadir::{DataDir, InitOptions};
-use importer::import::{ImportOptions, import};
+use importer::import::Importer;
 use signing::minisign::{self, SignOptions};
 use signing::{KeyId, KeyPair, jwt};
 use time::{Duration, OffsetDateTime};
@@ -220,7 +220,10 @@ pub fn site() -> Site {
     let password = report.admin_password.clone();
     drop(report);
     let kit = write_kit(&kits, "plant-7-0001.ouk", 1, &vendor(), &vendor());
-    import(&dd, &kit, &ImportOptions::new(now)).expect("import kit #1");
+    Importer::new(&dd)
+        .clock(now)
+        .import(&kit)
+        .expect("import kit #1");
     let tokens = importer::import::read_tokens(&dd.current_link().canonicalize().expect("current"))
         .expect("tokens");
     let token = tokens
