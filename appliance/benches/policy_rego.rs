@@ -13,10 +13,9 @@ use std::hint::black_box;
 
 use appliance::policy::Policy;
 use appliance::policy::rego::ScanFacts;
-use appliance::server::handlers::apply_policy;
+use appliance::service::scan::apply_policy;
+use bundles::model::{Finding, FindingPackage, Severity};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use scanner::findings::{Finding, FindingPackage};
-use scanner::severity::Severity;
 use time::OffsetDateTime;
 
 const YAML: &str = "fail_on: high\nmutes:\n  - advisory: CVE-2099-0000001\n    reason: r\n  - purl: 'pkg:pypi/never@*'\n    reason: r\n";

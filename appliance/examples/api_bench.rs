@@ -262,7 +262,7 @@ fn main() -> anyhow::Result<()> {
         ..Config::default()
     };
     if args.iter().any(|a| a == "--relaxed") {
-        config.durability = appliance::server::config::DurabilitySetting::Relaxed;
+        config.durability = appliance::config::DurabilitySetting::Relaxed;
     }
     println!(
         "clients {clients}, {secs} s per endpoint, audit_scans {}, durability {:?}",

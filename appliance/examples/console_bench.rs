@@ -32,12 +32,11 @@ use appliance::store::{
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use bundles::manifest::{FeedSummary, Producer, Summary as KitSummary};
+use bundles::model::{Finding, FindingPackage, Severity, findings_digest};
 use bundles::path::media_types;
 use bundles::tokens::{ClientToken, ClientTokens, Revocations};
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
 use importer::datadir::{DataDir, InitOptions};
-use scanner::findings::{Finding, FindingPackage, findings_digest};
-use scanner::severity::Severity;
 use signing::minisign::{self, SignOptions};
 use signing::{KeyId, KeyPair, jwt};
 use time::OffsetDateTime;

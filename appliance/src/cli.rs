@@ -168,41 +168,21 @@ pub fn token(data: &Path, client: &str) -> u8 {
         Ok(t) => t,
         Err(e) => return fail(EXIT_ERROR, e),
     };
-    match tokens.clients.iter().find(|c| c.id == client) {
-        Some(c) => {
-            let now = OffsetDateTime::now_utc().unix_timestamp();
-            if c.exp <= now {
-                return fail(
-                    EXIT_USAGE,
-                    format!("the token of client {client} has expired: import a newer kit"),
-                );
-            }
-            if let Ok(key) = dd.appliance_key() {
-                let _ = dd.audit().append(
-                    &key,
-                    &rfc3339(OffsetDateTime::now_utc()),
-                    "token",
-                    serde_json::json!({"client": client, "jti": c.jti, "via": "cli"}),
-                );
-            }
-            println!("{}", c.token);
-            EXIT_OK
-        }
-        None => {
-            let known: Vec<&str> = tokens.clients.iter().map(|c| c.id.as_str()).collect();
-            fail(
-                EXIT_USAGE,
-                format!(
-                    "the active kit has no token for client {client:?} (clients: {})",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            )
-        }
+    let now = OffsetDateTime::now_utc();
+    let c = match crate::service::clients::token_of(&tokens, client, now) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    if let Ok(key) = dd.appliance_key() {
+        let _ = dd.audit().append(
+            &key,
+            &rfc3339(now),
+            "token.issued",
+            serde_json::json!({"actor": "cli", "client": client, "jti": c.jti, "kit_id": active.activation.as_ref().map(|a| a.kit_id.clone()), "via": "cli"}),
+        );
     }
+    println!("{}", c.token);
+    EXIT_OK
 }
 
 /// What `status --json` prints.

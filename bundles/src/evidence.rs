@@ -25,7 +25,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 /// The SBOM exactly as uploaded.
 pub const SBOM: &str = "sbom.json";
@@ -227,34 +226,10 @@ pub fn read_bundle<R: Read>(
     Ok(out)
 }
 
-/// Sorts object keys at every level, so the bytes do not depend on serde_json's map type
-/// (a crate elsewhere in the build may turn on `preserve_order`).
-fn sort_keys(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            map.sort_keys();
-            map.values_mut().for_each(sort_keys);
-        }
-        Value::Array(items) => items.iter_mut().for_each(sort_keys),
-        _ => {}
-    }
-}
-
-/// The canonical JSON of findings: keys sorted at every level, no whitespace, numbers
-/// and strings as serde_json writes them. Unlike the kit manifest's canonical form this
-/// allows floats (CVSS scores), which serde_json writes in their shortest round-trip form,
-/// so parsing and re-writing gives the same bytes.
-pub fn canonical_findings_json(mut v: Value) -> Vec<u8> {
-    sort_keys(&mut v);
-    v.to_string().into_bytes()
-}
-
-/// `"sha256:" + hex(sha256(canonical JSON))` of a findings value.
-pub fn findings_digest_of_value(v: Value) -> String {
-    format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(canonical_findings_json(v)))
-    )
+/// The canonical JSON of findings (the workspace's one writer,
+/// [`crate::model::canonical_json`]: floats allowed, for CVSS scores).
+pub fn canonical_findings_json(v: Value) -> Vec<u8> {
+    crate::model::canonical_json(&v)
 }
 
 /// The findings digest of a `findings.json` file: it must be a JSON array; its canonical
@@ -267,12 +242,13 @@ pub fn findings_digest_of_json(bytes: &[u8]) -> Result<String, EvidenceBundleErr
             "not a JSON array of findings".into(),
         ));
     }
-    Ok(findings_digest_of_value(v))
+    Ok(crate::model::finding::findings_digest_of_value(&v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest as _, Sha256};
 
     fn sample() -> BTreeMap<String, Vec<u8>> {
         [

@@ -102,17 +102,7 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        f.write_str(&crate::model::rfc3339(self.0))
     }
 }
 
@@ -665,58 +655,14 @@ fn check_depth(bytes: &[u8], limit: usize) -> Result<(), KitError> {
     Ok(())
 }
 
-/// Writes the canonical JSON of `v` (docs/ouk-format.md §5): object members sorted by the
-/// bytes of their UTF-8 keys, no insignificant whitespace, integers only, strings escaped
-/// as serde_json escapes them. Sorting is done here rather than relying on serde_json's
-/// map type, so enabling its `preserve_order` feature anywhere in the build cannot change
-/// what is signed.
+/// The manifest's canonical JSON of `v` (docs/ouk-format.md §5): the workspace's one
+/// canonical writer ([`crate::model::canonical_json_integers`]), integers only, its
+/// refusal as a [`KitError`].
 pub fn canonical_json(v: &Value) -> Result<Vec<u8>, KitError> {
-    let mut out = Vec::with_capacity(4096);
-    write_canonical(v, &mut out)?;
-    Ok(out)
-}
-
-fn write_canonical(v: &Value, out: &mut Vec<u8>) -> Result<(), KitError> {
-    let json_err = |e: serde_json::Error| KitError::InvalidManifest {
+    crate::model::canonical_json_integers(v).map_err(|e| KitError::InvalidManifest {
         field: "manifest",
         reason: e.to_string(),
-    };
-    match v {
-        Value::Number(n) if !(n.is_u64() || n.is_i64()) => {
-            return Err(KitError::InvalidManifest {
-                field: "manifest",
-                reason: format!("non-integer number {n} has no canonical form"),
-            });
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            serde_json::to_writer(&mut *out, v).map_err(json_err)?;
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out)?;
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (k, val)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, k).map_err(json_err)?;
-                out.push(b':');
-                write_canonical(val, out)?;
-            }
-            out.push(b'}');
-        }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -120,24 +120,9 @@ pub fn valid_site(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
-/// Formats a time as RFC 3339 UTC with second precision (`2026-11-22T10:00:00Z`).
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
-/// Parses an RFC 3339 timestamp.
-pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-}
+/// The product's one RFC 3339 spelling, re-exported where the importer's callers have
+/// always found it.
+pub use bundles::model::{parse_rfc3339, rfc3339};
 
 impl DataDir {
     /// Creates a new data directory. Refuses an existing non-empty directory.

@@ -11,7 +11,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use bundles::manifest::{FeedSummary, Producer, Summary, canonical_json};
-use bundles::model::{Advisory, Severity, write_jsonl};
+use bundles::model::{Advisory, SeverityScore, write_jsonl};
 use bundles::path::media_types;
 use bundles::tokens::{CLIENTS_PATH, ClientToken, ClientTokens, REVOKED_PATH, Revocations};
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
@@ -385,12 +385,12 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
             if let Some(e) = nvd.for_advisory(a) {
                 let mut sev = Vec::new();
                 if let Some(v) = &e.cvss_v40
-                    && let Ok(s) = Severity::new("CVSS_V4", v.vector.clone())
+                    && let Ok(s) = SeverityScore::new("CVSS_V4", v.vector.clone())
                 {
                     sev.push(s);
                 }
                 if let Some(v) = &e.cvss_v31
-                    && let Ok(s) = Severity::new("CVSS_V3", v.vector.clone())
+                    && let Ok(s) = SeverityScore::new("CVSS_V3", v.vector.clone())
                 {
                     sev.push(s);
                 }

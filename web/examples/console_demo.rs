@@ -2,14 +2,19 @@
 //! browser tests before the appliance is wired:
 //!
 //! ```text
-//! cargo run -p web --features test-support --example console_demo -- 8099
+//! cargo run -p web --example console_demo -- 8099
 //! # open http://127.0.0.1:8099/ and sign in as admin / "correct horse battery staple"
 //! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use web::fake::{DEMO_PASSWORD, DEMO_USER, FakeConsole};
+// The tests' in-memory console; only part of it is used here.
+#[path = "../tests/support/fake.rs"]
+#[allow(dead_code)]
+mod fake;
+
+use fake::{DEMO_PASSWORD, DEMO_USER, FakeConsole};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {

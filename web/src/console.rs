@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use time::{Date, OffsetDateTime};
 
 /// The appliance's side of the web console. Implemented by `stella-appliance`; the
-/// `test-support` feature provides an in-memory `FakeConsole`.
+/// tests provide an in-memory one (`tests/support/fake.rs`).
 ///
 /// Every method may block; the web layer only ever calls them from
 /// [`tokio::task::spawn_blocking`]. Methods return [`ConsoleError`] for failures the
@@ -235,76 +235,10 @@ pub struct NewCritical {
 
 // ----- scans ------------------------------------------------------------------------
 
-/// A CI gate verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verdict {
-    /// No unmuted finding at or above the policy's fail-on severity.
-    Pass,
-    /// At least one unmuted finding at or above the fail-on severity.
-    Fail,
-}
-
-impl Verdict {
-    /// Lower-case name, as in the HTTP API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-        }
-    }
-
-    /// Parses the lower-case name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pass" => Some(Verdict::Pass),
-            "fail" => Some(Verdict::Fail),
-            _ => None,
-        }
-    }
-}
-
-/// Finding severity, highest first (the derived order sorts `Critical` first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Critical.
-    Critical,
-    /// High.
-    High,
-    /// Medium.
-    Medium,
-    /// Low.
-    Low,
-    /// No usable severity in the feeds.
-    Unknown,
-}
-
-impl Severity {
-    /// Lower-case name, as in the HTTP API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-            Severity::Unknown => "unknown",
-        }
-    }
-}
-
-/// Number of findings per severity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SeverityCounts {
-    /// Critical findings.
-    pub critical: u32,
-    /// High findings.
-    pub high: u32,
-    /// Medium findings.
-    pub medium: u32,
-    /// Low findings.
-    pub low: u32,
-    /// Findings without a severity.
-    pub unknown: u32,
-}
+/// The scan vocabulary is the workspace's one ([`bundles::model`]): the console renders
+/// the same [`Finding`] the engine produced, with the same [`Severity`], counts and
+/// verdict.
+pub use bundles::model::{Finding, Severity, SeverityCounts, Verdict};
 
 /// One row of the scan list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,31 +306,23 @@ pub struct ScanDetail {
     pub evidence_available: bool,
 }
 
-/// One finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One finding of a scan as the console shows it: the engine's [`Finding`] as stored
+/// with the scan, and the mute rule that applies to it now (a rule removed since the scan
+/// still explains the recorded verdict: the implementation says so in [`MuteInfo`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct FindingRow {
-    /// Advisory id (e.g. `GHSA-…`, `CVE-…`).
-    pub advisory: String,
-    /// Other ids of the same advisory.
-    pub aliases: Vec<String>,
-    /// One-line summary from the advisory.
-    pub summary: String,
-    /// Severity.
-    pub severity: Severity,
-    /// Package name as in the SBOM (untrusted text: always escaped).
-    pub package: String,
-    /// Package version.
-    pub version: String,
-    /// Package URL.
-    pub purl: String,
-    /// OSV ecosystem.
-    pub ecosystem: String,
-    /// Versions that fix it (empty: no fix available).
-    pub fixed_versions: Vec<String>,
-    /// Image layer digest that introduced the package, when known.
-    pub layer: Option<String>,
+    /// The finding (package name, version and summary are untrusted SBOM / feed text:
+    /// always escaped).
+    pub finding: Finding,
     /// The mute rule that applies, if any.
     pub muted: Option<MuteInfo>,
+}
+
+impl FindingRow {
+    /// The component's package URL, or `""` when the SBOM gave none.
+    pub fn purl(&self) -> &str {
+        self.finding.package.purl.as_deref().unwrap_or("")
+    }
 }
 
 /// Why a finding is muted.

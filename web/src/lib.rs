@@ -8,11 +8,13 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! # #[cfg(feature = "test-support")] {
-//! let console = Arc::new(web::fake::FakeConsole::demo());
-//! let app: axum::Router = web::router(console, web::WebOptions::default());
-//! # let _ = app; }
+//! fn console_app(console: Arc<dyn web::Console>) -> axum::Router {
+//!     web::router(console, web::WebOptions::default())
+//! }
 //! ```
+//!
+//! The tests' in-memory implementation (`tests/support/fake.rs`) is the reference for
+//! what the pages expect of an implementation.
 //!
 //! To see the client's address (used by the login backoff), serve with
 //! `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`.
@@ -28,8 +30,6 @@ mod assets;
 mod auth;
 pub mod console;
 mod error;
-#[cfg(feature = "test-support")]
-pub mod fake;
 mod fmt;
 mod pages;
 mod state;

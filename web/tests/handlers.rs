@@ -9,7 +9,9 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode, header};
 use tower::ServiceExt;
-use web::fake::{DEMO_PASSWORD, DEMO_USER, FakeConsole, HOSTILE_SCAN_ID};
+mod support;
+
+use support::fake::{DEMO_PASSWORD, DEMO_USER, FakeConsole, HOSTILE_SCAN_ID};
 use web::{Console, ConsoleError, WebOptions};
 
 const UPLOAD_CAP: u64 = 4096;
@@ -151,7 +153,7 @@ fn first_failing_scan(app: &App) -> (String, String, String) {
         .expect("scan")
         .expect("exists");
     let f = &d.findings[0];
-    (d.scan.id.clone(), f.advisory.clone(), f.purl.clone())
+    (d.scan.id.clone(), f.finding.id.clone(), f.purl().to_owned())
 }
 
 // ----- login ----------------------------------------------------------------------
@@ -233,7 +235,7 @@ async fn wrong_password_is_refused_without_a_session_and_audited() {
 async fn repeated_failures_trigger_backoff_even_for_the_right_password() {
     let app = app();
     let ip: IpAddr = "10.7.0.99".parse().expect("ip");
-    for _ in 0..web::fake::FREE_FAILURES {
+    for _ in 0..support::fake::FREE_FAILURES {
         let r = attempt_login(&app, DEMO_USER, "guess", Some(ip)).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }

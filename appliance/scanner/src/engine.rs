@@ -32,7 +32,7 @@
 //! Findings are sorted ([`canonical_order`]) and exact duplicates (the same component
 //! listed twice) removed; warnings are sorted and deduplicated. The index itself is sorted
 //! by advisory id whatever the order of the kit files. So the same SBOM and the same kit
-//! give the same [`findings_digest`](super::findings::findings_digest) whatever order the
+//! give the same [`findings_digest`](bundles::model::findings_digest) whatever order the
 //! components or advisories come in.
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -44,10 +44,10 @@ use bundles::model::{
     VersionScheme,
 };
 
-use super::findings::{Finding, FindingPackage, canonical_order};
 use super::sbom::{Component, Sbom};
-use super::severity::{Assessment, Severity, assess};
+use super::severity::{Assessment, assess};
 use super::versions::Pinned;
+use bundles::model::{Finding, FindingPackage, Severity, canonical_order};
 
 /// The engine's name and version, recorded with every scan result and evidence.
 pub const ENGINE_VERSION: &str = concat!("stella-engine/", env!("CARGO_PKG_VERSION"));

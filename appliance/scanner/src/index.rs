@@ -77,8 +77,8 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Mutex, PoisonError};
 
 use bundles::model::{
-    Advisory, AdvisoryId, Affected, BaseEcosystem, Ecosystem, JsonlReader, ModelError, Severity,
-    Timestamp, pep503_normalize,
+    Advisory, AdvisoryId, Affected, BaseEcosystem, Ecosystem, JsonlReader, ModelError,
+    SeverityScore, Timestamp, pep503_normalize,
 };
 
 /// Bounds applied while loading a kit's advisories.
@@ -240,7 +240,7 @@ pub struct AdvisoryDetails {
     /// One-line summary.
     pub summary: Option<String>,
     /// Top-level severities.
-    pub severity: Vec<Severity>,
+    pub severity: Vec<SeverityScore>,
     /// The source database's own rating (GHSA `LOW`…`CRITICAL`).
     pub database_severity: Option<String>,
     /// Reference URLs, in record order.
@@ -932,7 +932,7 @@ fn decode_details(block: &[u8]) -> Option<AdvisoryDetails> {
     let summary = d.opt()?.map(str::to_owned);
     let n = d.u32()?;
     let severity = (0..n)
-        .map(|_| Severity::new(d.str()?, d.str()?).ok())
+        .map(|_| SeverityScore::new(d.str()?, d.str()?).ok())
         .collect::<Option<Vec<_>>>()?;
     let database_severity = d.opt()?.map(str::to_owned);
     let n = d.u32()?;

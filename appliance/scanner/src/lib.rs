@@ -12,7 +12,10 @@
 //! - [`index`]: the active kit's advisories keyed for the hot path ([`index::AdvisoryIndex`]).
 //! - [`engine`]: the matcher (components + index → findings, records of one
 //!   vulnerability merged), [`severity`]: CVSS / database ratings.
-//! - [`findings`]: the finding as the engine produces it and its canonical digest.
+//!
+//! The finding it produces ([`Finding`]) and its vocabulary (severity, counts, verdict,
+//! canonical JSON and digest) are [`bundles::model`]'s, shared with the service, the
+//! console and the CI client.
 //! - [`loader`]: the [`Scanner`] trait (the plug-in boundary the service calls) and
 //!   [`load_engine`], which builds the default engine over an unpacked kit.
 //!
@@ -39,13 +42,12 @@
 #![forbid(unsafe_code)]
 
 pub mod engine;
-pub mod findings;
 pub mod index;
 pub mod loader;
 pub mod sbom;
 pub mod severity;
 pub mod versions;
 
+pub use bundles::model::{Finding, Severity, findings_digest};
 pub use engine::{ENGINE_VERSION, Engine, ScanOutcome};
-pub use findings::{Finding, findings_digest};
 pub use loader::{Scanner, load_engine};

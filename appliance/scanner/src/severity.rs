@@ -15,131 +15,17 @@
 //! low, because the record still says the package is affected.
 //!
 //! ```
-//! use scanner::severity::{assess, Severity};
-//! use bundles::model::Severity as Score;
+//! use scanner::severity::assess;
+//! use bundles::model::{Severity, SeverityScore as Score};
 //!
 //! let v31 = Score::new("CVSS_V3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")?;
 //! let a = assess(&[v31], None);
 //! assert_eq!(a.severity, Severity::Critical);
 //! assert_eq!(a.cvss.as_ref().map(|c| c.score), Some(9.8));
 //! assert_eq!(assess(&[], Some("MODERATE")).severity, Severity::Medium);
-//! assert_eq!("high".parse::<Severity>(), Ok(Severity::High));
 //! # Ok::<(), bundles::model::ModelError>(())
 //! ```
-use std::fmt;
-use std::str::FromStr;
-
-use bundles::model::{Severity as ScoreEntry, SeverityKind};
-
-/// A finding's severity. Ordered: `Unknown < Low < Medium < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// No rating known.
-    Unknown,
-    /// CVSS 0.1–3.9 (and 0.0), GHSA `LOW`, Ubuntu `negligible`/`low`.
-    Low,
-    /// CVSS 4.0–6.9, GHSA `MODERATE`, Ubuntu `medium`.
-    Medium,
-    /// CVSS 7.0–8.9, GHSA `HIGH`, Ubuntu `high`.
-    High,
-    /// CVSS 9.0–10.0, GHSA `CRITICAL`, Ubuntu `critical`.
-    Critical,
-}
-
-impl Severity {
-    /// The lowercase name used in JSON and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Unknown => "unknown",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// The qualitative band of a CVSS v3/v4 base score.
-    pub fn from_score(score: f64) -> Severity {
-        if score >= 9.0 {
-            Severity::Critical
-        } else if score >= 7.0 {
-            Severity::High
-        } else if score >= 4.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    /// A database's own label: GHSA (`LOW`, `MODERATE`, `HIGH`, `CRITICAL`) or Ubuntu
-    /// (`negligible`, `low`, `medium`, `high`, `critical`), case-insensitive. Unknown
-    /// words (`untriaged`) give `None`.
-    pub fn from_label(label: &str) -> Option<Severity> {
-        match label.to_ascii_lowercase().as_str() {
-            "critical" => Some(Severity::Critical),
-            "high" | "important" => Some(Severity::High),
-            "moderate" | "medium" => Some(Severity::Medium),
-            "low" | "negligible" => Some(Severity::Low),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A `--fail-on` / severity word that is not one of the five names.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown severity {0:?} (expected critical, high, medium, low or unknown)")]
-pub struct InvalidSeverity(pub String);
-
-impl FromStr for Severity {
-    type Err = InvalidSeverity;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "critical" => Ok(Severity::Critical),
-            "high" => Ok(Severity::High),
-            "medium" => Ok(Severity::Medium),
-            "low" => Ok(Severity::Low),
-            "unknown" => Ok(Severity::Unknown),
-            _ => Err(InvalidSeverity(s.chars().take(32).collect())),
-        }
-    }
-}
-
-/// The CVSS version of a vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum CvssVersion {
-    /// CVSS v4.0.
-    #[serde(rename = "4.0")]
-    V4_0,
-    /// CVSS v3.1.
-    #[serde(rename = "3.1")]
-    V3_1,
-    /// CVSS v3.0.
-    #[serde(rename = "3.0")]
-    V3_0,
-}
-
-/// The CVSS vector a severity was computed from.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-// Fields are declared in name order: serialising a finding then already gives its
-// canonical JSON (keys sorted), see `scan::findings::canonical_json`.
-pub struct Cvss {
-    /// The base score (0.0–10.0, one decimal).
-    pub score: f64,
-    /// The vector as the advisory gives it.
-    pub vector: String,
-    /// The CVSS version.
-    pub version: CvssVersion,
-}
+use bundles::model::{Cvss, CvssVersion, Severity, SeverityKind, SeverityScore as ScoreEntry};
 
 /// A severity and, when it came from one, the CVSS vector behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,45 +225,5 @@ mod tests {
             Severity::Unknown
         );
         assert_eq!(assess(&[], Some("untriaged")).severity, Severity::Unknown);
-    }
-
-    #[test]
-    fn bands() {
-        for (s, want) in [
-            (0.1, Severity::Low),
-            (3.9, Severity::Low),
-            (4.0, Severity::Medium),
-            (6.9, Severity::Medium),
-            (7.0, Severity::High),
-            (8.9, Severity::High),
-            (9.0, Severity::Critical),
-            (10.0, Severity::Critical),
-        ] {
-            assert_eq!(Severity::from_score(s), want, "{s}");
-        }
-    }
-
-    #[test]
-    fn order_parse_and_json() {
-        assert!(Severity::Critical > Severity::High);
-        assert!(Severity::Low > Severity::Unknown);
-        for s in ["critical", "HIGH", "Medium", "low", "unknown"] {
-            let v: Severity = s.parse().expect(s);
-            assert_eq!(v.as_str(), s.to_ascii_lowercase());
-        }
-        assert!("none".parse::<Severity>().is_err());
-        assert_eq!(
-            serde_json::to_string(&Severity::Critical).expect("json"),
-            "\"critical\""
-        );
-        let c = Cvss {
-            version: CvssVersion::V3_1,
-            vector: "x".into(),
-            score: 9.8,
-        };
-        assert_eq!(
-            serde_json::to_string(&c).expect("json"),
-            r#"{"score":9.8,"vector":"x","version":"3.1"}"#
-        );
     }
 }

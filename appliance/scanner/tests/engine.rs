@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bundles::model::Advisory;
+use bundles::model::{Finding, Severity, findings_digest};
 use scanner::engine::{ENGINE_VERSION, Engine, ScanOutcome};
-use scanner::findings::{Finding, findings_digest};
 use scanner::index::AdvisoryIndex;
 use scanner::sbom::{SbomLimits, parse};
-use scanner::severity::Severity;
 
 use crate::util::repo_root;
 

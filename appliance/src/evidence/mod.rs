@@ -60,20 +60,8 @@ pub struct ApplianceFacts {
     pub key_id: String,
 }
 
-/// Per-severity counts of unmuted findings.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BySeverity {
-    /// Critical.
-    pub critical: u32,
-    /// High.
-    pub high: u32,
-    /// Medium.
-    pub medium: u32,
-    /// Low.
-    pub low: u32,
-    /// Unknown.
-    pub unknown: u32,
-}
+/// Per-severity counts of unmuted findings (the predicate's `summary.by_severity`).
+pub use bundles::model::SeverityCounts as BySeverity;
 
 /// The verdict summary (also the `summary` of the scan API answer).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

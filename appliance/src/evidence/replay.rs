@@ -20,7 +20,7 @@ use super::bundle::{BundleError, ScanInputs, scan_inputs};
 use crate::policy::Policy;
 use crate::policy::rego::ScanFacts;
 use crate::store::{PageRequest, ScanFilter, ScanId, Store, Verdict};
-use scanner::findings::{Finding, findings_digest};
+use bundles::model::{Finding, findings_digest};
 use scanner::sbom::SbomLimits;
 use scanner::{ENGINE_VERSION, load_engine};
 
@@ -175,7 +175,7 @@ pub fn replay(store: &dyn Store, dd: &DataDir, id: &ScanId) -> Result<Replay, Re
     };
     // The scan's own time is "now": mutes are judged as they were then.
     let (_, _, verdict, _) =
-        crate::server::handlers::apply_policy(&policy, &mut out.findings, scanned_at, &scan_facts);
+        crate::service::scan::apply_policy(&policy, &mut out.findings, scanned_at, &scan_facts);
     let replayed = findings_digest(&out.findings);
 
     let mut notes = Vec::new();

@@ -42,6 +42,7 @@
 
 pub mod rego;
 
+use bundles::model::Severity;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
@@ -97,36 +98,6 @@ pub enum PolicyError {
     Write(String),
 }
 
-/// A finding severity as the policy orders them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// No score known.
-    Unknown,
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
-
-impl Level {
-    /// Parses the wire spelling (`critical|high|medium|low|unknown`, case-insensitive);
-    /// anything else is [`Level::Unknown`].
-    pub fn parse(s: &str) -> Self {
-        match s.to_ascii_lowercase().as_str() {
-            "critical" => Self::Critical,
-            "high" => Self::High,
-            "medium" | "moderate" => Self::Medium,
-            "low" => Self::Low,
-            _ => Self::Unknown,
-        }
-    }
-}
-
 /// The `fail_on` threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -148,13 +119,13 @@ pub enum FailOn {
 
 impl FailOn {
     /// Whether an unmuted finding of severity `level` fails the verdict.
-    pub fn fails(self, level: Level) -> bool {
+    pub fn fails(self, level: Severity) -> bool {
         let min = match self {
-            Self::Critical => Level::Critical,
-            Self::High => Level::High,
-            Self::Medium => Level::Medium,
-            Self::Low => Level::Low,
-            Self::Unknown => Level::Unknown,
+            Self::Critical => Severity::Critical,
+            Self::High => Severity::High,
+            Self::Medium => Severity::Medium,
+            Self::Low => Severity::Low,
+            Self::Unknown => Severity::Unknown,
             Self::None => return false,
         };
         level >= min
@@ -336,6 +307,19 @@ pub struct FindingFacts<'a> {
     pub path: Option<&'a str>,
 }
 
+impl<'a> FindingFacts<'a> {
+    /// The facts of a finding.
+    pub fn of(f: &'a bundles::model::Finding) -> Self {
+        FindingFacts {
+            id: &f.id,
+            aliases: &f.aliases,
+            purl: f.package.purl.as_deref().unwrap_or(""),
+            layer: f.layer.as_deref(),
+            path: f.path.as_deref(),
+        }
+    }
+}
+
 impl Policy {
     /// Parses and validates a YAML policy.
     pub fn from_yaml(text: &str) -> Result<Self, PolicyError> {
@@ -490,14 +474,14 @@ mod tests {
 
     #[test]
     fn thresholds_order_severities() {
-        assert!(FailOn::High.fails(Level::Critical));
-        assert!(FailOn::High.fails(Level::High));
-        assert!(!FailOn::High.fails(Level::Medium));
-        assert!(!FailOn::Low.fails(Level::Unknown));
-        assert!(FailOn::Unknown.fails(Level::Unknown));
-        assert!(!FailOn::None.fails(Level::Critical));
-        assert_eq!(Level::parse("MODERATE"), Level::Medium);
-        assert_eq!(Level::parse("weird"), Level::Unknown);
+        assert!(FailOn::High.fails(Severity::Critical));
+        assert!(FailOn::High.fails(Severity::High));
+        assert!(!FailOn::High.fails(Severity::Medium));
+        assert!(!FailOn::Low.fails(Severity::Unknown));
+        assert!(FailOn::Unknown.fails(Severity::Unknown));
+        assert!(!FailOn::None.fails(Severity::Critical));
+        assert_eq!(Severity::from_label("MODERATE"), Some(Severity::Medium));
+        assert_eq!(Severity::lenient("weird"), Severity::Unknown);
     }
 
     #[test]

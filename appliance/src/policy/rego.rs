@@ -625,7 +625,7 @@ impl Report {
 
 impl<'a> RegoFinding<'a> {
     /// The input of `f`.
-    pub fn of(f: &'a scanner::findings::Finding) -> Self {
+    pub fn of(f: &'a bundles::model::Finding) -> Self {
         Self {
             id: &f.id,
             aliases: &f.aliases,

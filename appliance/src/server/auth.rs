@@ -1,38 +1,33 @@
-//! Who is asking: client tokens (`Authorization: Bearer`) and operators (console
-//! session cookie or HTTP Basic).
+//! Who is asking: the HTTP side of authentication. Client tokens come as
+//! `Authorization: Bearer`, operators as the console's session cookie or HTTP Basic; the
+//! checks themselves are the service layer's ([`crate::service::clients`],
+//! [`crate::service::operators`]), the same for the console.
 //!
-//! Client tokens are accepted only when signed by **this appliance's** key (the importer
-//! re-signs the vendor's tokens), with `iss` = the appliance id, `aud` = the site when
-//! the appliance has one, inside `nbf`/`exp`, and with a `jti` the active kit does not
-//! revoke. `signing::jwt::verify` refuses `alg: none`, HMAC algorithms and any key but
-//! the one in the trust root, so a vendor-signed (not re-signed) token fails too.
-//!
-//! Quota key: `<sub>:<jti>` (each issued token has its own daily counter, as the seeds'
-//! "per token" quota says); a token without `jti` counts under `<sub>` alone. A `jti`
-//! that is not made of quota-key characters is replaced by its sha256 prefix.
+//! A state-changing request (anything but `GET`/`HEAD`/`OPTIONS`) authenticated by the
+//! session cookie is a request a browser may have been tricked into sending, so it must
+//! also carry the session's CSRF token in `X-CSRF-Token` and come from this origin
+//! (`Origin`, when sent, names the `Host` it was sent to; `Sec-Fetch-Site`, when sent, is
+//! `same-origin`). Basic and bearer credentials are never sent by a browser on its own.
 
-use axum::http::{HeaderMap, header};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use base64::Engine as _;
-use signing::jwt::{self, Claims, Validation};
+use subtle::ConstantTimeEq as _;
 use time::OffsetDateTime;
 
 use super::error::{ApiError, ApiResult};
-use super::state::AppState;
-use crate::store::QuotaKey;
+use crate::service::Via;
+use crate::service::clients::{self, Client};
+use crate::service::operators::{self, Login};
+use crate::state::AppState;
 
 /// Name of the console's session cookie (owned by the `web` crate; same value).
 pub const SESSION_COOKIE: &str = "stella_session";
-
-/// An authenticated client.
-#[derive(Debug, Clone)]
-pub struct Client {
-    /// The verified claims.
-    pub claims: Claims,
-    /// Where its quota is counted.
-    pub quota_key: QuotaKey,
-    /// Scans per UTC day.
-    pub limit: u32,
-}
+/// The header carrying the session's CSRF token on cookie-authenticated changes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]
@@ -41,68 +36,38 @@ pub struct Operator {
     pub username: String,
 }
 
+/// The client's address, when the listener recorded it (`serve` always does; router
+/// tests without a socket have none).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(a)| a.ip()),
+        ))
+    }
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-/// The quota key of a token (see the module docs).
-pub fn quota_key(claims: &Claims) -> Result<QuotaKey, crate::store::StoreError> {
-    match &claims.jti {
-        None => QuotaKey::new(claims.sub.clone()),
-        Some(j) => QuotaKey::new(format!("{}:{j}", claims.sub)).or_else(|_| {
-            let h = crate::store::Sha256Digest::of(j.as_bytes()).hex();
-            QuotaKey::new(format!("{}:{}", claims.sub, &h[..32]))
-        }),
-    }
+/// Whether the request carries a bearer token (a client) rather than operator credentials.
+pub fn has_bearer(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some()
 }
 
 /// Checks the bearer token of a client request.
 pub fn client(state: &AppState, headers: &HeaderMap, now: OffsetDateTime) -> ApiResult<Client> {
-    let r = client_inner(state, headers, now);
-    if r.is_err() {
-        state.metrics.auth_failed();
-    }
-    r
-}
-
-fn client_inner(state: &AppState, headers: &HeaderMap, now: OffsetDateTime) -> ApiResult<Client> {
-    let token = bearer(headers).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing client token: send `Authorization: Bearer <token>` (`stella-appliance token --client ID` prints it)",
-        )
-    })?;
-    let v = Validation {
-        now: now.unix_timestamp(),
-        leeway_secs: state.config.token_leeway_secs,
-        issuer: Some(state.appliance_id.clone()),
-        audience: state.site.clone(),
-    };
-    let claims = jwt::verify(token, &state.token_trust, &v).map_err(|e| {
-        ApiError::unauthorized(format!(
-            "client token refused: {e} (only tokens re-signed by this appliance are accepted)"
-        ))
-    })?;
-    if let Some(kit) = state.kit()
-        && let Some(j) = &claims.jti
-        && kit.revoked.contains(j)
-    {
-        return Err(ApiError::unauthorized(format!(
-            "client token refused: token id {j:?} is revoked by the active kit"
-        )));
-    }
-    let quota_key = quota_key(&claims).map_err(|e| {
-        ApiError::unauthorized(format!("client token refused: unusable subject: {e}"))
-    })?;
-    let limit = claims
-        .max_scans_per_day
-        .unwrap_or(crate::quota::FREE_SCANS_PER_DAY);
-    Ok(Client {
-        claims,
-        quota_key,
-        limit,
-    })
+    Ok(clients::authenticate(state, bearer(headers), now)?)
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -116,13 +81,32 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// Checks operator credentials: the console session cookie, or HTTP Basic with an
-/// operator's user name and password (argon2, with the store's login backoff).
-/// Blocking: call it from `spawn_blocking`.
-pub fn operator(state: &AppState, headers: &HeaderMap, now: OffsetDateTime) -> ApiResult<Operator> {
+/// Checks operator credentials: the console session cookie (with the CSRF rule of the
+/// module docs on changes), or HTTP Basic through the one operator login
+/// ([`operators::login`]: per-user and per-address backoff, audited). Blocking: call it
+/// from `spawn_blocking`.
+pub fn operator(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    peer: Peer,
+    now: OffsetDateTime,
+) -> ApiResult<Operator> {
     if let Some(token) = cookie(headers, SESSION_COOKIE)
-        && let Some(s) = state.store.get_session(token, now)?
+        && let Some(s) = operators::session(state, token, now)?
     {
+        if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            same_origin(headers)?;
+            let sent = headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if sent.is_empty() || !bool::from(sent.ct_eq(s.csrf_secret.as_bytes())) {
+                return Err(csrf_refused(
+                    "a change made with the console's session cookie needs the session's CSRF token in X-CSRF-Token (or use HTTP Basic)",
+                ));
+            }
+        }
         return Ok(Operator {
             username: s.username,
         });
@@ -146,27 +130,47 @@ pub fn operator(state: &AppState, headers: &HeaderMap, now: OffsetDateTime) -> A
     let (user, pass) = decoded
         .split_once(':')
         .ok_or_else(|| ApiError::operator_required("malformed Basic credentials"))?;
-    if user.is_empty() || user.len() > 128 || pass.len() > 1024 {
-        return Err(ApiError::operator_required("operator credentials refused"));
-    }
-    if let Some(wait) = state.store.login_backoff(user, now)? {
-        return Err(ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
+    match operators::login(state, user, pass, peer.0, Via::Api, now)? {
+        Login::Ok { username } => Ok(Operator { username }),
+        Login::Invalid => Err(ApiError::operator_required("operator credentials refused")),
+        Login::Throttled { retry_after_secs } => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
             "login_backoff",
-            format!(
-                "too many failed logins for {user:?}: wait {} s",
-                wait.as_secs().max(1)
-            ),
+            format!("too many failed logins: wait {retry_after_secs} s"),
         )
-        .with_header(header::RETRY_AFTER, &wait.as_secs().max(1).to_string()));
+        .with_header(header::RETRY_AFTER, &retry_after_secs.to_string())),
     }
-    if state.store.verify_operator_password(user, pass)? {
-        state.store.record_login_success(user)?;
-        Ok(Operator {
-            username: user.to_owned(),
-        })
-    } else {
-        state.store.record_login_failure(user, now)?;
-        Err(ApiError::operator_required("operator credentials refused"))
+}
+
+fn csrf_refused(message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "csrf", message)
+}
+
+/// The same-origin half of the cookie rule: a browser names the page's origin in
+/// `Origin` (and `Sec-Fetch-Site`) on every state-changing request.
+fn same_origin(headers: &HeaderMap) -> ApiResult<()> {
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("\u{0}").to_ascii_lowercase())
+    };
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
+        && site != "same-origin"
+    {
+        return Err(csrf_refused(&format!(
+            "cross-site request refused (Sec-Fetch-Site: {site})"
+        )));
     }
+    if let Some(origin) = text(header::ORIGIN) {
+        let host = text(header::HOST).unwrap_or_default();
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        if authority != Some(host.as_str()) || host.is_empty() {
+            return Err(csrf_refused(&format!(
+                "cross-origin request refused: Origin {origin:?} is not this appliance ({host:?})"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -122,5 +122,22 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        match e {
+            E::Invalid { code, message } => Self::bad_request(code, message),
+            E::TooLarge { message } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+            }
+            E::Unauthorized(m) => Self::unauthorized(m),
+            E::NotFound(m) => Self::not_found(m),
+            E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            E::NoKit => Self::no_kit(),
+            E::Internal(m) => Self::internal(m),
+        }
+    }
+}
+
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -27,12 +27,8 @@
 //! error).
 
 pub mod auth;
-pub mod config;
 pub mod error;
 pub mod handlers;
-pub mod metrics;
-pub mod state;
-pub mod timing;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -45,9 +41,9 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::serve::ListenerExt as _;
 
-pub use config::{Config, LogFormat};
+pub use crate::config::{Config, LogFormat};
+pub use crate::state::{ActiveKit, AppState, StateError};
 pub use error::{ApiError, ApiResult};
-pub use state::{ActiveKit, AppState, StateError};
 
 /// What `stella-appliance serve` passes in.
 #[derive(Debug, Clone)]

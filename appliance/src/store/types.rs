@@ -253,48 +253,9 @@ impl Serialize for ScanId {
     }
 }
 
-/// The policy verdict of a scan; maps to the CI exit code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// No finding breaks the policy.
-    Pass,
-    /// At least one finding breaks the policy.
-    Fail,
-}
-
-impl Verdict {
-    /// `"pass"` or `"fail"`, the stored and wire spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pass" => Some(Self::Pass),
-            "fail" => Some(Self::Fail),
-            _ => None,
-        }
-    }
-}
-
-/// Number of (unmuted) findings per severity.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeverityCounts {
-    /// Critical findings.
-    pub critical: u32,
-    /// High findings.
-    pub high: u32,
-    /// Medium findings.
-    pub medium: u32,
-    /// Low findings.
-    pub low: u32,
-    /// Findings whose severity is unknown.
-    pub unknown: u32,
-}
+/// A scan's verdict and its per-severity counts are the workspace's one vocabulary
+/// ([`bundles::model`]), re-exported with the records that hold them.
+pub use bundles::model::{SeverityCounts, Verdict};
 
 /// The kit whose feeds a scan used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

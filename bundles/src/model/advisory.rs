@@ -13,7 +13,7 @@ use super::limits::{
     MAX_VERSION_LEN, MAX_VERSIONS, check_count, check_len, check_token,
 };
 use super::range::{Evaluation, Event, Orderings, Range};
-use super::types::{AdvisoryId, Reference, Severity, Timestamp};
+use super::types::{AdvisoryId, Reference, SeverityScore, Timestamp};
 
 /// A package as OSV names it: ecosystem, name and optional purl (without `@version`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -93,7 +93,7 @@ pub struct Affected {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     versions: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    severity: Vec<Severity>,
+    severity: Vec<SeverityScore>,
 }
 
 impl Affected {
@@ -102,7 +102,7 @@ impl Affected {
         package: Package,
         ranges: Vec<Range>,
         versions: Vec<String>,
-        severity: Vec<Severity>,
+        severity: Vec<SeverityScore>,
     ) -> Result<Affected, ModelError> {
         check_count("ranges", ranges.len(), MAX_RANGES)?;
         check_count("versions", versions.len(), MAX_VERSIONS)?;
@@ -134,7 +134,7 @@ impl Affected {
     }
 
     /// The per-package severity (empty when the advisory's top-level severity applies).
-    pub fn severity(&self) -> &[Severity] {
+    pub fn severity(&self) -> &[SeverityScore] {
         &self.severity
     }
 
@@ -219,7 +219,7 @@ pub struct Advisory {
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    severity: Vec<Severity>,
+    severity: Vec<SeverityScore>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     affected: Vec<Affected>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -238,7 +238,7 @@ pub struct IndexParts {
     pub aliases: Vec<AdvisoryId>,
     pub upstream: Vec<AdvisoryId>,
     pub summary: Option<String>,
-    pub severity: Vec<Severity>,
+    pub severity: Vec<SeverityScore>,
     pub database_severity: Option<String>,
     pub references: Vec<Reference>,
     pub affected: Vec<Affected>,
@@ -283,7 +283,7 @@ impl Advisory {
         self.details.as_deref()
     }
     /// Top-level severities (empty when set per affected package).
-    pub fn severity(&self) -> &[Severity] {
+    pub fn severity(&self) -> &[SeverityScore] {
         &self.severity
     }
     /// Affected packages.
@@ -323,10 +323,10 @@ impl Advisory {
     /// Adds what an enrichment source (NVD) knows and the advisory lacks: severity
     /// entries of a kind the advisory does not carry yet, and the long description when
     /// it has none. Upstream data always wins; the advisory stays valid (the severity
-    /// entries were validated by [`Severity::new`]).
+    /// entries were validated by [`SeverityScore::new`]).
     pub fn enrich(
         &mut self,
-        severity: impl IntoIterator<Item = Severity>,
+        severity: impl IntoIterator<Item = SeverityScore>,
         details: Option<String>,
     ) {
         for s in severity {
@@ -484,11 +484,13 @@ fn text(field: &str, raw: Option<String>, limit: usize) -> Result<Option<String>
     }
 }
 
-fn severities(field: &str, raw: Vec<RawSeverity>) -> Result<Vec<Severity>, ModelError> {
+fn severities(field: &str, raw: Vec<RawSeverity>) -> Result<Vec<SeverityScore>, ModelError> {
     check_count(field, raw.len(), MAX_SEVERITIES)?;
     raw.into_iter()
         .enumerate()
-        .map(|(i, s)| Severity::new(&s.kind, s.score).map_err(|e| e.at(&format!("{field}[{i}]"))))
+        .map(|(i, s)| {
+            SeverityScore::new(&s.kind, s.score).map_err(|e| e.at(&format!("{field}[{i}]")))
+        })
         .collect()
 }
 

@@ -1,28 +1,94 @@
-//! The kit's canonical advisory form and its JSONL container.
+//! Canonical JSON, the one writer of the workspace, and the kit's canonical advisory form
+//! with its JSONL container.
 //!
-//! Canonical JSON is compact, one line, keys sorted at every level, empty lists and absent
-//! options omitted, no numbers (every value is a string), so the same advisory always
-//! produces the same bytes: kits are reproducible and findings digests replayable.
+//! Canonical JSON ([`canonical_json`], docs/ouk-format.md §5): object members sorted by
+//! the bytes of their UTF-8 keys at every level, no insignificant whitespace, strings
+//! escaped and numbers written as serde_json writes them (floats in their shortest
+//! round-trip form, so parsing and re-writing gives the same bytes). The signed kit
+//! manifest uses the stricter [`canonical_json_integers`] (no floats). Sorting is done
+//! here rather than relying on serde_json's map type, so enabling its `preserve_order`
+//! feature anywhere in the build cannot change what is signed or hashed.
+//!
+//! The canonical advisory is compact, one line, empty lists and absent options omitted,
+//! no numbers (every value is a string), so the same advisory always produces the same
+//! bytes: kits are reproducible and findings digests replayable.
 use std::io::{BufRead, Read, Write};
 
+use serde::Serialize;
 use serde_json::Value;
 
 use super::advisory::Advisory;
 use super::error::ModelError;
 use super::limits::MAX_ADVISORY_JSON_BYTES;
 
-/// Sorts object keys at every level. A no-op with serde_json's default `BTreeMap`, but it
-/// keeps the canonical form sorted even if some crate in the build turns on serde_json's
-/// `preserve_order` feature (features are unified across the workspace).
-fn sort_keys(v: &mut Value) {
+/// A number that the integer-only canonical form cannot write (see
+/// [`canonical_json_integers`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("non-integer number {0} has no canonical form")]
+pub struct NonIntegerNumber(pub String);
+
+/// The canonical JSON of `v` (see the module docs). Floats are allowed.
+///
+/// ```
+/// let v = serde_json::json!({"b": [1, 2.5, {"d": null, "c": "é"}], "a": true});
+/// let bytes = bundles::model::canonical_json(&v);
+/// assert_eq!(bytes, r#"{"a":true,"b":[1,2.5,{"c":"é","d":null}]}"#.as_bytes());
+/// ```
+pub fn canonical_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    // With floats allowed there is no error path.
+    let _ = write_canonical(v, &mut out, true);
+    out
+}
+
+/// The canonical JSON of `v` with integers only: the signed kit manifest's form (a float
+/// has more than one spelling across languages, so signed kit metadata holds none).
+pub fn canonical_json_integers(v: &Value) -> Result<Vec<u8>, NonIntegerNumber> {
+    let mut out = Vec::with_capacity(4096);
+    write_canonical(v, &mut out, false)?;
+    Ok(out)
+}
+
+/// The canonical JSON of any serialisable value (through a [`Value`]).
+pub fn to_canonical_json<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, serde_json::Error> {
+    Ok(canonical_json(&serde_json::to_value(v)?))
+}
+
+fn write_canonical(v: &Value, out: &mut Vec<u8>, floats: bool) -> Result<(), NonIntegerNumber> {
     match v {
-        Value::Object(map) => {
-            map.sort_keys();
-            map.values_mut().for_each(sort_keys);
+        Value::Number(n) if !(floats || n.is_u64() || n.is_i64()) => {
+            return Err(NonIntegerNumber(n.to_string()));
         }
-        Value::Array(items) => items.iter_mut().for_each(sort_keys),
-        _ => {}
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            // Writing a JSON scalar into a `Vec` cannot fail.
+            let _ = serde_json::to_writer(&mut *out, v);
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out, floats)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, val)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
+                write_canonical(val, out, floats)?;
+            }
+            out.push(b'}');
+        }
     }
+    Ok(())
 }
 
 impl Advisory {
@@ -38,11 +104,8 @@ impl Advisory {
     /// ```
     pub fn to_canonical_json(&self) -> Vec<u8> {
         // Serialising the model into a `Value` cannot fail: every key is a string and
-        // every leaf a string. Fall back to `Null` rather than panic all the same.
-        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
-        sort_keys(&mut value);
-        // `Value`'s Display writes compact JSON and cannot fail for a `Value`.
-        value.to_string().into_bytes()
+        // every leaf a string. Fall back to `null` rather than panic all the same.
+        to_canonical_json(self).unwrap_or_else(|_| b"null".to_vec())
     }
 }
 

@@ -39,6 +39,7 @@ mod advisory;
 mod canonical;
 pub mod ecosystem;
 mod error;
+pub mod finding;
 pub mod limits;
 mod osv;
 mod range;
@@ -47,8 +48,18 @@ mod tests;
 mod types;
 
 pub use advisory::{Advisory, Affected, IndexParts, Package, pep503_normalize};
-pub use canonical::{JsonlReader, write_jsonl};
+pub use canonical::{
+    JsonlReader, NonIntegerNumber, canonical_json, canonical_json_integers, to_canonical_json,
+    write_jsonl,
+};
 pub use ecosystem::{BaseEcosystem, Ecosystem, InvalidEcosystem, VersionScheme};
 pub use error::ModelError;
+pub use finding::{
+    Cvss, CvssVersion, Finding, FindingPackage, InvalidSeverity, Severity, SeverityCounts, Verdict,
+    canonical_order, digest_of_canonical, findings_digest, findings_json,
+};
 pub use range::{Evaluation, Event, Events, Orderings, Range, RangeKind, RepoUrl, VersionOrdering};
-pub use types::{AdvisoryId, Reference, ReferenceKind, Severity, SeverityKind, Timestamp};
+pub use types::{
+    AdvisoryId, Reference, ReferenceKind, SeverityKind, SeverityScore, Timestamp, parse_rfc3339,
+    rfc3339,
+};

@@ -79,6 +79,33 @@ pub struct Timestamp {
     at: OffsetDateTime,
 }
 
+/// Formats an instant as RFC 3339 UTC with second precision (`2026-11-22T10:00:00Z`): the
+/// one spelling of times the product writes (kit manifests, audit records, API answers,
+/// evidence). Fractions are dropped, offsets converted to `Z`.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    // `checked_to_offset` instead of `to_offset`, which panics at the edges of the
+    // supported years; such an instant keeps its own offset's date fields.
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Parses any RFC 3339 timestamp (offsets and fractions allowed), for reading back what
+/// [`rfc3339`] or another producer wrote.
+pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
+    if s.len() > 64 {
+        return None;
+    }
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
 impl Timestamp {
     /// Parses RFC 3339 text and canonicalises it to UTC.
     pub fn parse(text: &str) -> Result<Timestamp, ModelError> {
@@ -169,19 +196,19 @@ impl serde::Serialize for SeverityKind {
 
 /// One severity score: a kind and its score text (a CVSS vector, or a word for `Ubuntu`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct Severity {
+pub struct SeverityScore {
     #[serde(rename = "type")]
     kind: SeverityKind,
     score: String,
 }
 
-impl Severity {
+impl SeverityScore {
     /// Validates a severity entry.
-    pub fn new(kind: &str, score: impl Into<String>) -> Result<Severity, ModelError> {
+    pub fn new(kind: &str, score: impl Into<String>) -> Result<SeverityScore, ModelError> {
         let kind = SeverityKind::parse(kind)?;
         let score = score.into();
         check_token("score", &score, MAX_SCORE_LEN)?;
-        Ok(Severity { kind, score })
+        Ok(SeverityScore { kind, score })
     }
 
     /// The kind.
@@ -399,7 +426,7 @@ mod tests {
         ] {
             assert_eq!(ReferenceKind::parse(k).expect(k).as_str(), k);
         }
-        assert!(Severity::new("CVSS_V3", "").is_err());
+        assert!(SeverityScore::new("CVSS_V3", "").is_err());
         assert!(Reference::new("WEB", "").is_err());
         assert!(Reference::new("", "https://x").is_err());
     }

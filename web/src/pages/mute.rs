@@ -82,24 +82,26 @@ async fn find(
     detail
         .findings
         .into_iter()
-        .find(|f| f.advisory == advisory && f.purl == purl)
+        .find(|f| f.finding.id == advisory && f.purl() == purl)
         .map(|f| (name, f))
         .ok_or_else(|| WebError::NotFound(format!("finding {advisory} in scan {scan_id}")))
 }
 
-fn page(chrome: Chrome, scan_id: &str, scan_name: String, f: FindingRow) -> MutePage {
+fn page(chrome: Chrome, scan_id: &str, scan_name: String, row: FindingRow) -> MutePage {
     let base = format!("/scans/{}", fmt::seg(scan_id));
+    let purl = row.purl().to_owned();
+    let f = row.finding;
     MutePage {
         chrome,
         action: format!("{base}/mute"),
         scan_href: base,
         scan_name,
-        advisory: f.advisory,
-        summary: f.summary,
+        advisory: f.id,
+        summary: f.summary.unwrap_or_default(),
         severity: f.severity.as_str(),
-        package: f.package,
-        version: f.version,
-        purl: f.purl,
+        package: f.package.name,
+        version: f.package.version,
+        purl,
         reason: String::new(),
         expires: String::new(),
         scope: MuteScope::Package.as_str(),
@@ -167,8 +169,8 @@ pub(crate) async fn submit(
 
     let request = MuteRequest {
         scan_id: scan_id.clone(),
-        advisory: f.advisory.clone(),
-        purl: f.purl.clone(),
+        advisory: f.finding.id.clone(),
+        purl: f.purl().to_owned(),
         scope,
         reason,
         expires,

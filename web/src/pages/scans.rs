@@ -205,24 +205,27 @@ impl SortKey {
 /// Sorts findings server-side. Ties fall back to severity, then package, then advisory,
 /// so the order is total and stable across reloads.
 pub(crate) fn sort_findings(findings: &mut [FindingRow], key: SortKey, descending: bool) {
+    // Most severe first in ascending order (`Severity` orders `Critical` highest).
     let base = |a: &FindingRow, b: &FindingRow| {
-        a.severity
-            .cmp(&b.severity)
-            .then_with(|| a.package.to_lowercase().cmp(&b.package.to_lowercase()))
-            .then_with(|| a.version.cmp(&b.version))
-            .then_with(|| a.advisory.cmp(&b.advisory))
+        let (a, b) = (&a.finding, &b.finding);
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| lower(&a.package.name).cmp(&lower(&b.package.name)))
+            .then_with(|| a.package.version.cmp(&b.package.version))
+            .then_with(|| a.id.cmp(&b.id))
     };
     findings.sort_by(|a, b| {
         let primary = match key {
             SortKey::Severity => Ordering::Equal,
-            SortKey::Package => a.package.to_lowercase().cmp(&b.package.to_lowercase()),
+            SortKey::Package => lower(&a.finding.package.name).cmp(&lower(&b.finding.package.name)),
             // "Fix available" first in ascending order: those are the actionable ones.
             SortKey::Fix => a
+                .finding
                 .fixed_versions
                 .is_empty()
-                .cmp(&b.fixed_versions.is_empty()),
+                .cmp(&b.finding.fixed_versions.is_empty()),
             // Findings without a layer sort last.
-            SortKey::Layer => match (&a.layer, &b.layer) {
+            SortKey::Layer => match (&a.finding.layer, &b.finding.layer) {
                 (Some(x), Some(y)) => x.cmp(y),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
@@ -232,6 +235,10 @@ pub(crate) fn sort_findings(findings: &mut [FindingRow], key: SortKey, descendin
         let o = primary.then_with(|| base(a, b));
         if descending { o.reverse() } else { o }
     });
+}
+
+fn lower(s: &str) -> String {
+    s.to_lowercase()
 }
 
 /// Query string of the scan detail page.
@@ -331,33 +338,36 @@ impl ScanPage {
         let findings = d
             .findings
             .iter()
-            .map(|f| FindingLine {
-                advisory: f.advisory.clone(),
-                aliases: f.aliases.join(", "),
-                summary: f.summary.clone(),
-                severity: f.severity.as_str(),
-                package: f.package.clone(),
-                version: f.version.clone(),
-                purl: f.purl.clone(),
-                ecosystem: f.ecosystem.clone(),
-                fixed: f.fixed_versions.join(", "),
-                layer: f
-                    .layer
-                    .as_deref()
-                    .map(fmt::short_digest)
-                    .unwrap_or_default(),
-                layer_full: f.layer.clone().unwrap_or_default(),
-                muted: f.muted.as_ref().map(|m| MutedLine {
-                    reason: m.reason.clone(),
-                    by: m.by.clone(),
-                    until: m.expires.map(fmt::date).unwrap_or_default(),
-                    scope: m.scope.as_str(),
-                }),
-                mute_href: format!(
-                    "{base}/mute?advisory={}&purl={}",
-                    fmt::q(&f.advisory),
-                    fmt::q(&f.purl)
-                ),
+            .map(|row| {
+                let f = &row.finding;
+                FindingLine {
+                    advisory: f.id.clone(),
+                    aliases: f.aliases.join(", "),
+                    summary: f.summary.clone().unwrap_or_default(),
+                    severity: f.severity.as_str(),
+                    package: f.package.name.clone(),
+                    version: f.package.version.clone(),
+                    purl: row.purl().to_owned(),
+                    ecosystem: f.package.ecosystem.clone(),
+                    fixed: f.fixed_versions.join(", "),
+                    layer: f
+                        .layer
+                        .as_deref()
+                        .map(fmt::short_digest)
+                        .unwrap_or_default(),
+                    layer_full: f.layer.clone().unwrap_or_default(),
+                    muted: row.muted.as_ref().map(|m| MutedLine {
+                        reason: m.reason.clone(),
+                        by: m.by.clone(),
+                        until: m.expires.map(fmt::date).unwrap_or_default(),
+                        scope: m.scope.as_str(),
+                    }),
+                    mute_href: format!(
+                        "{base}/mute?advisory={}&purl={}",
+                        fmt::q(&f.id),
+                        fmt::q(row.purl())
+                    ),
+                }
             })
             .collect();
         ScanPage {
@@ -476,26 +486,36 @@ pub(crate) fn safe_file_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::Severity;
+    use crate::console::{Finding, Severity};
+    use bundles::model::FindingPackage;
 
     fn f(adv: &str, sev: Severity, pkg: &str, fix: bool, layer: Option<&str>) -> FindingRow {
         FindingRow {
-            advisory: adv.into(),
-            aliases: vec![],
-            summary: String::new(),
-            severity: sev,
-            package: pkg.into(),
-            version: "1".into(),
-            purl: format!("pkg:npm/{pkg}@1"),
-            ecosystem: "npm".into(),
-            fixed_versions: if fix { vec!["2".into()] } else { vec![] },
-            layer: layer.map(Into::into),
+            finding: Finding {
+                id: adv.into(),
+                aliases: vec![],
+                summary: None,
+                severity: sev,
+                package: FindingPackage {
+                    name: pkg.into(),
+                    version: "1".into(),
+                    purl: Some(format!("pkg:npm/{pkg}@1")),
+                    ecosystem: "npm".into(),
+                },
+                fixed_versions: if fix { vec!["2".into()] } else { vec![] },
+                layer: layer.map(Into::into),
+                cvss: None,
+                references: vec![],
+                path: None,
+                muted: false,
+                mute_reason: None,
+            },
             muted: None,
         }
     }
 
     fn ids(v: &[FindingRow]) -> Vec<&str> {
-        v.iter().map(|f| f.advisory.as_str()).collect()
+        v.iter().map(|f| f.finding.id.as_str()).collect()
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! [`FakeConsole`]: an in-memory [`Console`] with plausible demo data, for handler tests,
-//! the `console_demo` example, the render benchmark and the appliance's browser tests.
-//! Enabled by the `test-support` feature; never part of the appliance build.
+//! [`FakeConsole`]: an in-memory [`Console`] with plausible demo data, for the handler tests
+//! and the `console_demo` example (which includes this file by path). Test support code:
+//! it lives under `tests/`, never in the library.
 //!
 //! It behaves like the real thing where the web layer can tell: sessions expire, logins
 //! back off after three failures, mutes change what the scan page shows, policy saves
@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::console::*;
+use bundles::model::FindingPackage;
+use web::console::*;
 
 /// The demo operator account.
 pub const DEMO_USER: &str = "admin";
@@ -295,16 +296,25 @@ fn purl(c: &Catalogue) -> String {
 
 fn finding(c: &Catalogue, layer: Option<String>) -> FindingRow {
     FindingRow {
-        advisory: c.advisory.into(),
-        aliases: c.aliases.iter().map(|s| (*s).to_owned()).collect(),
-        summary: c.summary.into(),
-        severity: c.severity,
-        package: c.package.into(),
-        version: c.version.into(),
-        purl: purl(c),
-        ecosystem: c.ecosystem.into(),
-        fixed_versions: c.fixed.iter().map(|s| (*s).to_owned()).collect(),
-        layer,
+        finding: Finding {
+            id: c.advisory.into(),
+            aliases: c.aliases.iter().map(|s| (*s).to_owned()).collect(),
+            summary: Some(c.summary.into()),
+            severity: c.severity,
+            package: FindingPackage {
+                name: c.package.into(),
+                version: c.version.into(),
+                purl: Some(purl(c)),
+                ecosystem: c.ecosystem.into(),
+            },
+            fixed_versions: c.fixed.iter().map(|s| (*s).to_owned()).collect(),
+            layer,
+            cvss: None,
+            references: Vec::new(),
+            path: None,
+            muted: false,
+            mute_reason: None,
+        },
         muted: None,
     }
 }
@@ -373,10 +383,10 @@ impl State {
             .iter()
             .rev()
             .find(|m| {
-                m.request.advisory == f.advisory
+                m.request.advisory == f.finding.id
                     && m.request.expires.is_none_or(|d| d >= today)
                     && (m.request.scope == MuteScope::Everywhere
-                        || purl_without_version(&m.request.purl) == purl_without_version(&f.purl))
+                        || purl_without_version(&m.request.purl) == purl_without_version(f.purl()))
             })
             .map(|m| MuteInfo {
                 reason: m.request.reason.clone(),
@@ -396,19 +406,14 @@ impl State {
                 ..f.clone()
             })
             .collect();
-        let mut counts = SeverityCounts::default();
-        for f in findings.iter().filter(|f| f.muted.is_none()) {
-            match f.severity {
-                Severity::Critical => counts.critical += 1,
-                Severity::High => counts.high += 1,
-                Severity::Medium => counts.medium += 1,
-                Severity::Low => counts.low += 1,
-                Severity::Unknown => counts.unknown += 1,
-            }
-        }
+        let counts: SeverityCounts = findings
+            .iter()
+            .filter(|f| f.muted.is_none())
+            .map(|f| f.finding.severity)
+            .collect();
         let verdict = if findings
             .iter()
-            .any(|f| f.muted.is_none() && fail_on_rank(f.severity))
+            .any(|f| f.muted.is_none() && fail_on_rank(f.finding.severity))
         {
             Verdict::Fail
         } else {
@@ -416,8 +421,8 @@ impl State {
         };
         let mut digest = Sha256::new();
         for f in &findings {
-            digest.update(f.advisory.as_bytes());
-            digest.update(f.purl.as_bytes());
+            digest.update(f.finding.id.as_bytes());
+            digest.update(f.purl().as_bytes());
         }
         ScanDetail {
             scan: ScanRow {
@@ -513,7 +518,7 @@ impl FakeConsole {
                 let c = &CATALOGUE[rng.below(CATALOGUE.len() as u64) as usize];
                 if findings
                     .iter()
-                    .any(|f: &FindingRow| f.advisory == c.advisory)
+                    .any(|f: &FindingRow| f.finding.id == c.advisory)
                 {
                     continue;
                 }
@@ -558,16 +563,25 @@ impl FakeConsole {
                 sbom_format: "CycloneDX 1.5".into(),
                 components: 3,
                 findings: vec![FindingRow {
-                    advisory: "GHSA-xss0-0000-0000".into(),
-                    aliases: vec!["CVE-2026-0001".into()],
-                    summary: "Summary with <img src=x onerror=alert(2)>".into(),
-                    severity: Severity::High,
-                    package: "<script>alert(1)</script>".into(),
-                    version: "1.0.0\"><svg onload=alert(3)>".into(),
-                    purl: "pkg:npm/%3Cscript%3Ealert(1)%3C/script%3E@1.0.0".into(),
-                    ecosystem: "npm".into(),
-                    fixed_versions: vec!["1.0.1".into()],
-                    layer: None,
+                    finding: Finding {
+                        id: "GHSA-xss0-0000-0000".into(),
+                        aliases: vec!["CVE-2026-0001".into()],
+                        summary: Some("Summary with <img src=x onerror=alert(2)>".into()),
+                        severity: Severity::High,
+                        package: FindingPackage {
+                            name: "<script>alert(1)</script>".into(),
+                            version: "1.0.0\"><svg onload=alert(3)>".into(),
+                            purl: Some("pkg:npm/%3Cscript%3Ealert(1)%3C/script%3E@1.0.0".into()),
+                            ecosystem: "npm".into(),
+                        },
+                        fixed_versions: vec!["1.0.1".into()],
+                        layer: None,
+                        cvss: None,
+                        references: Vec::new(),
+                        path: None,
+                        muted: false,
+                        mute_reason: None,
+                    },
                     muted: None,
                 }],
             },
@@ -663,9 +677,13 @@ impl FakeConsole {
             .map(|i| {
                 let c = &CATALOGUE[i % CATALOGUE.len()];
                 let mut f = finding(c, Some(layer_digest((i % 7) as u64)));
-                f.version = format!("{}.{i}", c.version);
-                f.purl = format!("pkg:{}/{}-{i}@{}", c.purl_type, c.package, f.version);
-                f.package = format!("{}-{i}", c.package);
+                let p = &mut f.finding.package;
+                p.version = format!("{}.{i}", c.version);
+                p.purl = Some(format!(
+                    "pkg:{}/{}-{i}@{}",
+                    c.purl_type, c.package, p.version
+                ));
+                p.name = format!("{}-{i}", c.package);
                 f
             })
             .collect();
@@ -963,13 +981,13 @@ impl Console for FakeConsole {
             .flat_map(|v| {
                 v.findings
                     .iter()
-                    .filter(|f| f.severity == Severity::Critical && f.muted.is_none())
+                    .filter(|f| f.finding.severity == Severity::Critical && f.muted.is_none())
                     .map(move |f| NewCritical {
                         scan_id: v.scan.id.clone(),
                         scan_name: v.scan.name.clone(),
-                        advisory: f.advisory.clone(),
-                        package: f.package.clone(),
-                        version: f.version.clone(),
+                        advisory: f.finding.id.clone(),
+                        package: f.finding.package.name.clone(),
+                        version: f.finding.package.version.clone(),
                     })
             })
             .take(8)

@@ -7,48 +7,43 @@
 //! method blocks (SQLite, argon2, kit verification) and is called by the web layer from
 //! `spawn_blocking`, as [`web::Console`] documents.
 //!
-//! Every action is audited in the data directory's hash-chained log, with the same record
-//! kinds as the HTTP API (`login`, `policy.update`, `policy.mute`, `import`), so an
-//! inspector sees one trail whichever door an operator used.
+//! Logins, sessions and policy changes are the service layer's ([`crate::service`]), the
+//! same functions the JSON API calls, so the checks, the backoff and the audit records
+//! (`login`, `policy.update`, `policy.mute`, `import`) are one trail whichever door an
+//! operator used.
 //!
 //! [`router`] builds the console's router for `stella-appliance serve` to merge at `/`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bundles::model::{Finding, Severity};
 use parking_lot::Mutex;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 use web::{
     AuditEntry, AuditView, ChainStatus, ClientQuota, ClientToken, ConsoleError, DashboardData,
     Download, DownloadKind, EcosystemCount, FindingRow, ImportReport, ImportRow, ImportStatus,
     KitInfo, KitUpload, LoginOutcome, MuteInfo, MuteRequest, MuteScope, NewCritical, PolicySave,
-    PolicyVersionText, PolicyView, ScanDetail, ScanPage, ScanQuery, ScanRow, Session, Severity,
-    TokensView,
+    PolicyVersionText, PolicyView, ScanDetail, ScanPage, ScanQuery, ScanRow, Session, TokensView,
 };
 
 use crate::evidence::Statement;
-use crate::policy::{FindingFacts, Level, MuteRule, Policy};
-use crate::quota::utc_day;
-use crate::server::state::{ActiveKit, AppState, LoadedPolicy};
-use crate::store::{
-    NewPolicy, PageRequest, ScanFilter, ScanId, ScanSummary, Store, Verdict, login_backoff_after,
-};
+use crate::policy::{FindingFacts, MuteRule, Policy};
+use crate::service::operators::{self, Login};
+use crate::service::policy::{Actor, PolicyChange};
+use crate::service::{ServiceError, Via};
+use crate::state::{ActiveKit, AppState};
+use crate::store::{PageRequest, ScanFilter, ScanId, ScanSummary, Store};
 
-/// How long a console session lasts (a working day; the cookie is a bearer credential).
-pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+pub use crate::service::operators::SESSION_TTL;
 /// Audit records per page of the audit viewer.
 pub const AUDIT_PER_PAGE: u32 = 50;
 /// Highest scan-list page served: paging walks the store's cursor, so this bounds the
 /// work one request can cause (filters narrow a longer history).
 pub const MAX_SCAN_PAGE: u32 = 200;
-/// Longest user name or password looked at; longer ones are refused unhashed.
-const MAX_LOGIN_FIELD: usize = 1024;
-/// Client addresses whose failures are remembered (bounded against address spraying).
-const MAX_TRACKED_ADDRESSES: usize = 10_000;
 /// Largest JSON file read back from a kit directory (`manifest.json`, `import.json`).
 const MAX_KIT_JSON: u64 = 64 * 1024 * 1024;
 /// Scans examined for the dashboard's "new criticals" tile.
@@ -65,6 +60,17 @@ fn internal(e: impl std::fmt::Display) -> ConsoleError {
 impl From<crate::store::StoreError> for ConsoleError {
     fn from(e: crate::store::StoreError) -> Self {
         ConsoleError::Internal(Box::new(e))
+    }
+}
+
+impl From<ServiceError> for ConsoleError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(what) => ConsoleError::NotFound { what },
+            ServiceError::Conflict(m) => ConsoleError::Conflict(m),
+            ServiceError::Internal(m) => ConsoleError::Internal(m.into()),
+            other => ConsoleError::Invalid(other.to_string()),
+        }
     }
 }
 
@@ -115,9 +121,6 @@ pub fn serve_web_options(state: &AppState, secure_cookies: bool) -> web::WebOpti
 /// The real console. Cheap to share (`Arc`); holds the service's [`AppState`].
 pub struct ApplianceConsole {
     state: AppState,
-    /// Failed logins per client address: the store backs off per user, this backs off
-    /// per address so one host cannot try many user names.
-    addr_failures: Mutex<HashMap<IpAddr, (u32, OffsetDateTime)>>,
     /// Facts of the active kit, keyed by its directory (read from disk once per kit).
     kit_cache: Mutex<Option<(PathBuf, KitInfo)>>,
 }
@@ -130,69 +133,14 @@ impl std::fmt::Debug for ApplianceConsole {
     }
 }
 
-/// One finding as stored in a scan's findings JSON (see `scanner::Finding`).
-#[derive(Debug, Deserialize)]
-struct StoredFinding {
-    id: String,
-    #[serde(default)]
-    aliases: Vec<String>,
-    package: StoredPackage,
-    #[serde(default)]
-    fixed_versions: Vec<String>,
-    severity: Level,
-    #[serde(default)]
-    summary: Option<String>,
-    #[serde(default)]
-    layer: Option<String>,
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    muted: bool,
-    #[serde(default)]
-    mute_reason: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StoredPackage {
-    name: String,
-    version: String,
-    #[serde(default)]
-    purl: String,
-    #[serde(default)]
-    ecosystem: String,
-}
-
-fn severity(l: Level) -> Severity {
-    match l {
-        Level::Critical => Severity::Critical,
-        Level::High => Severity::High,
-        Level::Medium => Severity::Medium,
-        Level::Low => Severity::Low,
-        Level::Unknown => Severity::Unknown,
-    }
-}
-
-fn verdict(v: Verdict) -> web::Verdict {
-    match v {
-        Verdict::Pass => web::Verdict::Pass,
-        Verdict::Fail => web::Verdict::Fail,
-    }
-}
-
 fn scan_row(s: &ScanSummary) -> ScanRow {
     ScanRow {
         id: s.id.to_string(),
         name: s.name.clone(),
         image: s.image_digest.clone(),
         created: s.created_at,
-        verdict: verdict(s.verdict),
-        counts: web::SeverityCounts {
-            critical: s.summary.critical,
-            high: s.summary.high,
-            medium: s.summary.medium,
-            low: s.summary.low,
-            unknown: s.summary.unknown,
-        },
+        verdict: s.verdict,
+        counts: s.summary,
         client_id: s.subject.clone(),
         kit_sequence: s.kit.as_ref().map_or(0, |k| k.sequence),
     }
@@ -277,44 +225,12 @@ impl ApplianceConsole {
     pub fn new(state: AppState) -> Self {
         ApplianceConsole {
             state,
-            addr_failures: Mutex::new(HashMap::new()),
             kit_cache: Mutex::new(None),
         }
     }
 
     fn store(&self) -> &dyn Store {
         &*self.state.store
-    }
-
-    fn audit(&self, kind: &str, event: Value) -> Result<(), ConsoleError> {
-        self.state
-            .audit(kind, event)
-            .map_err(|e| internal(format!("audit log: {}", e.message)))
-    }
-
-    /// Seconds this address must still wait, from its own failure count.
-    fn addr_wait(&self, ip: IpAddr, now: OffsetDateTime) -> Option<u64> {
-        let map = self.addr_failures.lock();
-        let (count, last) = *map.get(&ip)?;
-        let wait = Duration::try_from(login_backoff_after(count)?).ok()?;
-        let left = (last + wait - now).whole_seconds();
-        (left > 0).then_some(left.unsigned_abs())
-    }
-
-    fn addr_failed(&self, ip: IpAddr, now: OffsetDateTime) {
-        let mut map = self.addr_failures.lock();
-        if map.len() >= MAX_TRACKED_ADDRESSES && !map.contains_key(&ip) {
-            // Forget addresses whose backoff has fully elapsed before tracking a new one.
-            let horizon = Duration::try_from(crate::store::MAX_LOGIN_BACKOFF)
-                .unwrap_or(Duration::minutes(15));
-            map.retain(|_, (_, last)| now - *last < horizon);
-            if map.len() >= MAX_TRACKED_ADDRESSES {
-                return;
-            }
-        }
-        let e = map.entry(ip).or_insert((0, now));
-        e.0 = e.0.saturating_add(1);
-        e.1 = now;
     }
 
     /// The console's facts about the active kit (cached per kit directory).
@@ -330,22 +246,10 @@ impl ApplianceConsole {
     }
 
     fn quota_used(&self, client: &importer::import::ResignedClient, now: OffsetDateTime) -> u32 {
-        let claims = signing::jwt::Claims {
-            sub: client.id.clone(),
-            jti: client.jti.clone(),
-            ..signing::jwt::Claims::default()
-        };
-        // Same key derivation as the scan endpoint, so the console shows the counter the
-        // API actually consumes.
-        let Ok(key) = crate::server::auth::quota_key(&claims) else {
-            return 0;
-        };
-        self.store()
-            .quota_status(&key, utc_day(now), client.max_scans_per_day)
-            .map_or(0, |s| s.used)
+        crate::service::clients::used_today(&self.state, client, now)
     }
 
-    fn findings_of(&self, findings_json: &str) -> Result<Vec<StoredFinding>, ConsoleError> {
+    fn findings_of(&self, findings_json: &str) -> Result<Vec<Finding>, ConsoleError> {
         serde_json::from_str(findings_json).map_err(|e| internal(format!("stored findings: {e}")))
     }
 
@@ -373,11 +277,11 @@ impl ApplianceConsole {
             let Some(rec) = store.get_scan(&s.id)? else {
                 continue;
             };
-            let crit = |json: &str| -> Result<Vec<StoredFinding>, ConsoleError> {
+            let crit = |json: &str| -> Result<Vec<Finding>, ConsoleError> {
                 Ok(self
                     .findings_of(json)?
                     .into_iter()
-                    .filter(|f| f.severity == Level::Critical && !f.muted)
+                    .filter(|f| f.severity == Severity::Critical && !f.muted)
                     .collect())
             };
             let current = crit(&rec.scan.findings_json)?;
@@ -398,7 +302,7 @@ impl ApplianceConsole {
             let prev = before.items.iter().find(|p| {
                 p.name == s.name && p.kit.as_ref().is_some_and(|k| k.sequence < kit.sequence)
             });
-            let old: BTreeSet<(String, String)> = match prev {
+            let old: BTreeSet<(String, Option<String>)> = match prev {
                 Some(p) => match store.get_scan(&p.id)? {
                     Some(r) => crit(&r.scan.findings_json)?
                         .into_iter()
@@ -427,47 +331,17 @@ impl ApplianceConsole {
         Ok(out)
     }
 
-    /// Stores `policy` as a new version (the operator's own text when it needs no ids
-    /// assigned, so comments survive), makes it current and audits it.
-    fn store_policy(
+    /// One policy change by `actor` through the service's one write path.
+    fn change_policy(
         &self,
-        mut policy: Policy,
-        text: Option<&str>,
-        author: &str,
-        comment: &str,
-        kind: &str,
-        extra: Value,
-    ) -> Result<LoadedPolicy, ConsoleError> {
-        let before = policy.mutes.iter().filter(|r| r.id.is_empty()).count();
-        policy.assign_ids();
-        policy
-            .validate()
-            .map_err(|e| ConsoleError::Invalid(e.to_string()))?;
-        let yaml = match text {
-            Some(t) if before == 0 => t.to_owned(),
-            _ => policy.to_yaml().map_err(internal)?,
+        actor: &str,
+        change: PolicyChange,
+    ) -> Result<crate::service::policy::Changed, ConsoleError> {
+        let actor = Actor {
+            username: actor,
+            via: Via::Console,
         };
-        let version = self.store().put_policy(
-            &NewPolicy {
-                yaml,
-                author: author.to_owned(),
-                comment: comment.to_owned(),
-            },
-            now(),
-        )?;
-        let mut event = json!({
-            "actor": author,
-            "version": version.version,
-            "sha256": version.sha256.to_string(),
-            "via": "console",
-        });
-        if let (Some(o), Value::Object(extra)) = (event.as_object_mut(), extra) {
-            o.extend(extra);
-        }
-        self.audit(kind, event)?;
-        let lp = LoadedPolicy { version, policy };
-        self.state.set_policy(lp.clone());
-        Ok(lp)
+        Ok(crate::service::policy::change(&self.state, actor, change)?)
     }
 }
 
@@ -579,77 +453,41 @@ impl web::Console for ApplianceConsole {
         client_ip: Option<IpAddr>,
     ) -> Result<LoginOutcome, ConsoleError> {
         let now = now();
-        let ip = client_ip.map(|i| i.to_string());
-        // Audit records carry the user name as typed: bound it first.
-        let shown: String = user.chars().take(128).collect();
-        if user.is_empty() || user.len() > MAX_LOGIN_FIELD || password.len() > MAX_LOGIN_FIELD {
-            self.audit(
-                "login",
-                json!({"actor": shown, "result": "failed", "ip": ip, "via": "console"}),
-            )?;
-            return Ok(LoginOutcome::Invalid);
-        }
-        let throttled = |secs: u64| -> Result<LoginOutcome, ConsoleError> {
-            self.audit(
-                "login",
-                json!({"actor": shown, "result": "throttled", "ip": ip, "via": "console"}),
-            )?;
-            Ok(LoginOutcome::Throttled {
-                retry_after_secs: secs.max(1),
-            })
-        };
-        if let Some(ip) = client_ip
-            && let Some(secs) = self.addr_wait(ip, now)
-        {
-            return throttled(secs);
-        }
-        if let Some(wait) = self.store().login_backoff(user, now)? {
-            return throttled(wait.as_secs());
-        }
-        if self.store().verify_operator_password(user, password)? {
-            self.store().record_login_success(user)?;
-            if let Some(ip) = client_ip {
-                self.addr_failures.lock().remove(&ip);
+        match operators::login(&self.state, user, password, client_ip, Via::Console, now)? {
+            Login::Ok { username } => {
+                let s = operators::open_session(&self.state, &username, now)?;
+                Ok(LoginOutcome::Success(Session {
+                    token: s.token.clone(),
+                    user: s.session.username.clone(),
+                    csrf: s.session.csrf_secret.clone(),
+                    expires: s.session.expires_at,
+                }))
             }
-            let s = self.store().create_session(user, SESSION_TTL, now)?;
-            self.audit(
-                "login",
-                json!({"actor": shown, "result": "ok", "ip": ip, "via": "console"}),
-            )?;
-            Ok(LoginOutcome::Success(Session {
-                token: s.token.clone(),
-                user: s.session.username.clone(),
-                csrf: s.session.csrf_secret.clone(),
-                expires: s.session.expires_at,
-            }))
-        } else {
-            self.store().record_login_failure(user, now)?;
-            if let Some(ip) = client_ip {
-                self.addr_failed(ip, now);
+            Login::Invalid => Ok(LoginOutcome::Invalid),
+            Login::Throttled { retry_after_secs } => {
+                Ok(LoginOutcome::Throttled { retry_after_secs })
             }
-            self.audit(
-                "login",
-                json!({"actor": shown, "result": "failed", "ip": ip, "via": "console"}),
-            )?;
-            Ok(LoginOutcome::Invalid)
         }
     }
 
     fn session(&self, token: &str) -> Result<Option<Session>, ConsoleError> {
-        Ok(self.store().get_session(token, now())?.map(|s| Session {
-            token: token.to_owned(),
-            user: s.username,
-            csrf: s.csrf_secret,
-            expires: s.expires_at,
-        }))
+        Ok(
+            operators::session(&self.state, token, now())?.map(|s| Session {
+                token: token.to_owned(),
+                user: s.username,
+                csrf: s.csrf_secret,
+                expires: s.expires_at,
+            }),
+        )
     }
 
     fn end_session(&self, token: &str) -> Result<(), ConsoleError> {
-        if let Some(s) = self.store().get_session(token, now())? {
-            self.store().delete_session(token)?;
-            self.audit("logout", json!({"actor": s.username, "via": "console"}))?;
-        }
-        Ok(())
+        Ok(operators::end_session(
+            &self.state,
+            token,
+            Via::Console,
+            now(),
+        )?)
     }
 
     fn dashboard(&self) -> Result<DashboardData, ConsoleError> {
@@ -698,10 +536,7 @@ impl web::Console for ApplianceConsole {
     fn scans(&self, query: &ScanQuery) -> Result<ScanPage, ConsoleError> {
         let filter = ScanFilter {
             text: query.text.clone().filter(|t| !t.is_empty()),
-            verdict: query.verdict.map(|v| match v {
-                web::Verdict::Pass => Verdict::Pass,
-                web::Verdict::Fail => Verdict::Fail,
-            }),
+            verdict: query.verdict,
             since: query.from.map(|d| d.midnight().assume_utc()),
             // `to` is inclusive: everything before the next day's midnight.
             until: query
@@ -765,16 +600,9 @@ impl web::Console for ApplianceConsole {
             .findings_of(&s.findings_json)?
             .into_iter()
             .map(|f| {
-                let facts = FindingFacts {
-                    id: &f.id,
-                    aliases: &f.aliases,
-                    purl: &f.package.purl,
-                    layer: f.layer.as_deref(),
-                    path: f.path.as_deref(),
-                };
                 // The policy in force says what is muted now; a rule removed since the
                 // scan still explains the recorded verdict.
-                let muted = match lp.policy.mute_for(&facts, now) {
+                let muted = match lp.policy.mute_for(&FindingFacts::of(&f), now) {
                     Some(r) => Some(MuteInfo {
                         reason: r.reason.clone(),
                         by: r.author.clone(),
@@ -796,19 +624,7 @@ impl web::Console for ApplianceConsole {
                     }),
                     None => None,
                 };
-                FindingRow {
-                    summary: f.summary.clone().unwrap_or_default(),
-                    severity: severity(f.severity),
-                    package: f.package.name,
-                    version: f.package.version,
-                    purl: f.package.purl,
-                    ecosystem: f.package.ecosystem,
-                    fixed_versions: f.fixed_versions,
-                    layer: f.layer,
-                    muted,
-                    advisory: f.id,
-                    aliases: f.aliases,
-                }
+                FindingRow { finding: f, muted }
             })
             .collect();
         let summary = ScanSummary {
@@ -1078,39 +894,32 @@ impl web::Console for ApplianceConsole {
             ),
             None => None,
         };
-        // One read-modify-write of the policy at a time (shared with the HTTP API).
-        let _w = self.state.policy_write.blocking_lock();
-        let mut policy = self.state.policy().policy.clone();
-        policy.mutes.push(MuteRule {
+        let rule = MuteRule {
             id: String::new(),
             advisory: Some(request.advisory.clone()),
             purl,
             layer: None,
             path: None,
             reason: request.reason.clone(),
-            author: actor.to_owned(),
-            created_at: Some(now),
+            author: String::new(),
+            created_at: None,
             expires_at,
-        });
-        let pending = policy.mutes.last().cloned();
-        let lp = self.store_policy(
-            policy,
-            None,
+        };
+        let done = self.change_policy(
             actor,
-            "mute rule added in the console",
-            "policy.mute",
-            json!({"rule": pending, "scan_id": request.scan_id}),
+            PolicyChange::Mute {
+                rule,
+                scan_id: Some(request.scan_id.clone()),
+            },
         )?;
-        let rule = lp
-            .policy
-            .mutes
-            .last()
+        let rule = done
+            .rule
             .ok_or_else(|| internal("the stored policy lost the new rule"))?;
         Ok(web::MuteRule {
-            id: rule.id.clone(),
+            id: rule.id,
             request: request.clone(),
             created_by: actor.to_owned(),
-            created: now,
+            created: rule.created_at.unwrap_or(now),
         })
     }
 
@@ -1131,17 +940,15 @@ impl web::Console for ApplianceConsole {
                 msg: e.to_string(),
             }]));
         }
-        let _w = self.state.policy_write.blocking_lock();
-        let lp = self.store_policy(
-            policy,
-            Some(yaml),
+        let done = self.change_policy(
             author,
-            "edited in the console",
-            "policy.update",
-            json!({}),
+            PolicyChange::Replace {
+                policy: Box::new(policy),
+                text: Some(yaml.to_owned()),
+            },
         )?;
         Ok(PolicySave::Saved {
-            version: u32::try_from(lp.version.version).unwrap_or(u32::MAX),
+            version: u32::try_from(done.policy.version.version).unwrap_or(u32::MAX),
         })
     }
 
@@ -1193,6 +1000,7 @@ impl web::Console for ApplianceConsole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn yaml_error_lines_are_found() {

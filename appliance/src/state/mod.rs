@@ -1,4 +1,6 @@
-//! Shared state of the service: data dir, store, key, the active kit, the policy.
+//! The appliance's shared state — data dir, store, key, the active kit, the policy in
+//! force, counters — opened once by `serve` and shared by the JSON API, the console and
+//! the service layer ([`crate::service`]) as one cheap-to-clone [`AppState`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,10 +12,11 @@ use parking_lot::{Mutex, RwLock};
 use signing::{KeyPair, PublicKey, TrustRoot};
 use time::OffsetDateTime;
 
-use super::config::Config;
-use super::error::ApiError;
-use super::metrics::{Gauges, Metrics};
+use crate::config::Config;
+use crate::metrics::{Gauges, Metrics};
 use crate::policy::{Policy, PolicyError};
+use crate::service::operators::AddressBackoff;
+use crate::service::{ServiceError, ServiceResult};
 use crate::store::{NewPolicy, PolicyVersion, Store};
 use scanner::{Scanner, load_engine};
 
@@ -46,7 +49,7 @@ pub enum StateError {
     },
     /// The configuration is invalid.
     #[error("{0}")]
-    Config(#[from] super::config::ConfigError),
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// The active kit, loaded once per activation and shared by every request.
@@ -183,8 +186,10 @@ pub struct Inner {
     kit: RwLock<Option<Arc<ActiveKit>>>,
     kit_target: Mutex<Option<PathBuf>>,
     policy: RwLock<Arc<LoadedPolicy>>,
-    /// Serialises read-modify-write of the policy.
-    pub(crate) policy_write: tokio::sync::Mutex<()>,
+    /// Serialises read-modify-write of the policy ([`crate::service::policy`]).
+    pub(crate) policy_write: Mutex<()>,
+    /// Failed operator logins per client address ([`crate::service::operators`]).
+    pub(crate) logins: AddressBackoff,
     /// Serialises audit appends (the log's chain needs one writer at a time).
     audit_lock: Mutex<()>,
     /// Records waiting for the next group commit.
@@ -246,7 +251,8 @@ impl AppState {
             kit: RwLock::new(kit.map(Arc::new)),
             kit_target: Mutex::new(target),
             policy: RwLock::new(Arc::new(policy)),
-            policy_write: tokio::sync::Mutex::new(()),
+            policy_write: Mutex::new(()),
+            logins: AddressBackoff::default(),
             audit_lock: Mutex::new(()),
             audit_pending: Mutex::new(Vec::new()),
         }));
@@ -297,14 +303,14 @@ impl AppState {
     /// callers queue their records and whoever holds the writer lock writes everything
     /// queued with one `fsync` and one head signature, so a busy server does not pay
     /// one fsync per scan.
-    pub fn audit(&self, kind: &str, event: serde_json::Value) -> Result<(), ApiError> {
+    pub fn audit(&self, kind: &str, event: serde_json::Value) -> ServiceResult<()> {
         let slot: AuditSlot = Arc::new(Mutex::new(None));
         self.audit_pending
             .lock()
             .push((kind.to_string(), event, Arc::clone(&slot)));
         let _g = self.audit_lock.lock();
         if let Some(done) = slot.lock().take() {
-            return done.map_err(ApiError::internal);
+            return done.map_err(audit_failed);
         }
         let batch = std::mem::take(&mut *self.audit_pending.lock());
         let (items, slots): (Vec<_>, Vec<_>) =
@@ -318,10 +324,7 @@ impl AppState {
         for s in &slots {
             *s.lock() = Some(result.clone());
         }
-        slot.lock()
-            .take()
-            .unwrap_or(Ok(()))
-            .map_err(ApiError::internal)
+        slot.lock().take().unwrap_or(Ok(())).map_err(audit_failed)
     }
 
     /// Gauges for `/metrics`.
@@ -348,6 +351,10 @@ impl AppState {
         }
         self.metrics.set_imports(ok, refused, other);
     }
+}
+
+fn audit_failed(e: String) -> ServiceError {
+    ServiceError::Internal(format!("audit log: {e}"))
 }
 
 /// Loads the current policy from the store; when there is none, stores the configured
