@@ -321,7 +321,7 @@ pub struct FindingRow {
 impl FindingRow {
     /// The component's package URL, or `""` when the SBOM gave none.
     pub fn purl(&self) -> &str {
-        self.finding.package.purl.as_deref().unwrap_or("")
+        self.finding.purl()
     }
 }
 

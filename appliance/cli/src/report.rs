@@ -8,63 +8,12 @@
 use serde::Deserialize;
 use std::fmt;
 
-/// Severity of a finding, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(from = "String")]
-pub enum Severity {
-    /// No usable severity in the feeds (or a name this client does not know). Ranks below
-    /// `low`: it never meets a threshold.
-    Unknown,
-    /// Low.
-    Low,
-    /// Medium.
-    Medium,
-    /// High.
-    High,
-    /// Critical.
-    Critical,
-}
+// The finding and its vocabulary are the workspace's one (`bundles::model`): the client
+// reads exactly what the engine wrote, leniently where a newer appliance may say more.
 
-impl Severity {
-    /// All severities, most severe first (display order).
-    pub const ALL_DESC: [Severity; 5] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Unknown,
-    ];
-
-    /// The lower-case name used by the API.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unknown => "unknown",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-}
-
-impl From<String> for Severity {
-    fn from(s: String) -> Self {
-        match s.as_str() {
-            "critical" => Self::Critical,
-            "high" => Self::High,
-            "medium" => Self::Medium,
-            "low" => Self::Low,
-            _ => Self::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use bundles::model::{
+    Cvss, Finding, FindingPackage as Package, Severity, SeverityCounts, Verdict,
+};
 
 /// The policy threshold: findings at or above it fail the scan; `none` never fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,91 +86,6 @@ impl fmt::Display for FailOn {
     }
 }
 
-/// The appliance's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// No unmuted finding at or above the threshold.
-    Pass,
-    /// At least one unmuted finding at or above the threshold.
-    Fail,
-}
-
-impl Verdict {
-    /// `pass` or `fail`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-        }
-    }
-}
-
-/// The affected package of a finding.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Package {
-    /// Package name.
-    pub name: String,
-    /// Installed version.
-    pub version: String,
-    /// Package URL of the component in the SBOM.
-    pub purl: String,
-    /// OSV ecosystem.
-    pub ecosystem: String,
-}
-
-/// CVSS data of a finding.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Cvss {
-    /// CVSS version ("3.1", "4.0").
-    pub version: String,
-    /// The vector string.
-    pub vector: String,
-    /// Base score 0.0–10.0.
-    pub score: Option<f64>,
-}
-
-/// One vulnerable component × advisory.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Finding {
-    /// Advisory id (GHSA-…, CVE-…, DSA-…).
-    pub id: String,
-    /// Other ids of the same advisory.
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    /// The affected package.
-    #[serde(default)]
-    pub package: Package,
-    /// Versions that fix it.
-    #[serde(default)]
-    pub fixed_versions: Vec<String>,
-    /// Severity.
-    pub severity: Severity,
-    /// CVSS, when the feeds have it.
-    #[serde(default)]
-    pub cvss: Option<Cvss>,
-    /// One-line summary.
-    #[serde(default)]
-    pub summary: Option<String>,
-    /// Reference URLs.
-    #[serde(default)]
-    pub references: Vec<String>,
-    /// Image layer that holds the component, when known.
-    #[serde(default)]
-    pub layer: Option<String>,
-    /// Path of the component inside the image, when known.
-    #[serde(default)]
-    pub path: Option<String>,
-    /// Muted by a site policy.
-    pub muted: bool,
-    /// Why it is muted.
-    #[serde(default)]
-    pub mute_reason: Option<String>,
-}
-
 /// What the exit code needs of a finding: its severity and whether it is muted.
 pub trait Marked {
     /// Severity.
@@ -243,7 +107,8 @@ impl Marked for Finding {
 /// copied): what `--format json` needs, since it prints the server's bytes.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Mark {
-    /// Severity.
+    /// Severity (an unknown word reads as `unknown`, as in [`Finding`]).
+    #[serde(deserialize_with = "Severity::deserialize_lenient")]
     pub severity: Severity,
     /// Muted by a site policy.
     pub muted: bool,
@@ -258,22 +123,6 @@ impl Marked for Mark {
     }
 }
 
-/// Finding counts per severity.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct BySeverity {
-    /// Critical.
-    pub critical: u64,
-    /// High.
-    pub high: u64,
-    /// Medium.
-    pub medium: u64,
-    /// Low.
-    pub low: u64,
-    /// Unknown.
-    pub unknown: u64,
-}
-
 /// The scan summary.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -285,7 +134,7 @@ pub struct Summary {
     /// Muted findings.
     pub muted: u64,
     /// Unmuted findings per severity.
-    pub by_severity: BySeverity,
+    pub by_severity: SeverityCounts,
     /// The appliance's threshold.
     pub fail_on: Option<String>,
     /// Whether the appliance's feeds are older than its staleness limit.

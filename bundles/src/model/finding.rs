@@ -277,6 +277,12 @@ impl CvssVersion {
     }
 }
 
+impl fmt::Display for CvssVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The CVSS vector a severity was computed from.
 // Fields are declared in name order: see the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,6 +295,15 @@ pub struct Cvss {
     pub version: CvssVersion,
 }
 
+impl Cvss {
+    /// Deserialises an optional CVSS object, reading one this build cannot parse (a newer
+    /// CVSS version) as `None` (for `#[serde(deserialize_with)]`).
+    pub fn deserialize_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cvss>, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(v.and_then(|v| serde_json::from_value(v).ok()))
+    }
+}
+
 /// The package a finding is about, as the SBOM names it.
 // Fields are declared in name order: see the module docs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -299,11 +314,13 @@ pub struct FindingPackage {
     pub ecosystem: String,
     /// The component name as the SBOM gives it (a Debian binary package such as `libssl3`
     /// even when the advisory names the source package `openssl`).
+    #[serde(default)]
     pub name: String,
     /// The component purl, if any.
     #[serde(default)]
     pub purl: Option<String>,
     /// The component version as the SBOM gives it.
+    #[serde(default)]
     pub version: String,
 }
 
@@ -315,8 +332,9 @@ pub struct Finding {
     /// Every other id of the merged records (record ids, aliases, upstream ids), sorted.
     #[serde(default)]
     pub aliases: Vec<String>,
-    /// The CVSS vector behind [`Finding::severity`], if it came from one.
-    #[serde(default)]
+    /// The CVSS vector behind [`Finding::severity`], if it came from one (read leniently:
+    /// a vector of a CVSS version this build does not know reads as none).
+    #[serde(default, deserialize_with = "Cvss::deserialize_lenient")]
     pub cvss: Option<Cvss>,
     /// Versions that fix it (above the installed one), deduplicated, in the ecosystem's
     /// order, lowest first. Empty when no fix is published.
@@ -334,6 +352,7 @@ pub struct Finding {
     /// Set by the mute policy after the scan.
     pub muted: bool,
     /// The affected component.
+    #[serde(default)]
     pub package: FindingPackage,
     /// Where the component was found, when the SBOM says.
     #[serde(default)]
@@ -350,6 +369,11 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// The component's purl, or `""` when the SBOM gave none.
+    pub fn purl(&self) -> &str {
+        self.package.purl.as_deref().unwrap_or("")
+    }
+
     /// The first sort key: the purl, or `ecosystem/name` for a component without one.
     pub fn sort_key(&self) -> String {
         match &self.package.purl {
@@ -456,6 +480,11 @@ mod tests {
         .expect("lenient read");
         assert_eq!(f.severity, Severity::Unknown);
         assert_eq!(f.package.purl, None);
+        let f: Finding = serde_json::from_str(
+            r#"{"id":"X-2","muted":true,"severity":"low","cvss":{"score":1.0,"vector":"v","version":"9.9"}}"#,
+        )
+        .expect("lenient cvss and package");
+        assert_eq!((f.cvss, f.package.name.as_str()), (None, ""));
         assert!(f.aliases.is_empty());
         // The severity type itself is strict (what a user types).
         assert!(serde_json::from_str::<Severity>("\"catastrophic\"").is_err());

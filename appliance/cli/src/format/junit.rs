@@ -28,7 +28,11 @@ pub fn xml_safe(s: &str) -> String {
 fn details(f: &Finding) -> String {
     let mut d = format!(
         "advisory: {}\npackage: {} {}\npurl: {}\nseverity: {}\n",
-        f.id, f.package.name, f.package.version, f.package.purl, f.severity
+        f.id,
+        f.package.name,
+        f.package.version,
+        f.purl(),
+        f.severity
     );
     if !f.aliases.is_empty() {
         d.push_str(&format!("aliases: {}\n", f.aliases.join(", ")));
@@ -38,7 +42,7 @@ fn details(f: &Finding) -> String {
             "cvss: {} {}{}\n",
             c.version,
             c.vector,
-            c.score.map(|s| format!(" ({s:.1})")).unwrap_or_default()
+            format!(" ({:.1})", c.score)
         ));
     }
     d.push_str(&format!(
@@ -63,10 +67,10 @@ fn write(ctx: &Context<'_>) -> io::Result<Vec<u8>> {
     let threshold = ctx.decision.threshold;
     let mut findings: Vec<&Finding> = r.findings.iter().collect();
     findings.sort_by(|a, b| {
-        (std::cmp::Reverse(a.severity), &a.id, &a.package.purl).cmp(&(
+        (std::cmp::Reverse(a.severity), &a.id, a.purl()).cmp(&(
             std::cmp::Reverse(b.severity),
             &b.id,
-            &b.package.purl,
+            b.purl(),
         ))
     });
     let failures = findings
@@ -131,10 +135,10 @@ fn write(ctx: &Context<'_>) -> io::Result<Vec<u8>> {
                             .write_empty()?;
                     }
                     for f in &findings {
-                        let classname = xml_safe(if f.package.purl.is_empty() {
+                        let classname = xml_safe(if f.purl().is_empty() {
                             &f.package.name
                         } else {
-                            &f.package.purl
+                            f.purl()
                         });
                         let name = xml_safe(&format!(
                             "{} ({}) in {} {}",

@@ -44,12 +44,12 @@ pub fn fingerprint(f: &Finding) -> String {
     h.update(b"stella-finding/v1\0");
     h.update(f.id.as_bytes());
     h.update(b"\0");
-    h.update(f.package.purl.as_bytes());
+    h.update(f.purl().as_bytes());
     hex::encode(h.finalize())
 }
 
 fn security_severity(f: &Finding) -> String {
-    if let Some(score) = f.cvss.as_ref().and_then(|c| c.score)
+    if let Some(score) = f.cvss.as_ref().map(|c| c.score)
         && (0.0..=10.0).contains(&score)
     {
         return format!("{score:.1}");
@@ -142,7 +142,7 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn render(ctx: &Context<'_>) -> Vec<u8> {
     let r = ctx.report;
     let mut findings: Vec<&Finding> = r.findings.iter().collect();
-    findings.sort_by(|a, b| (&a.id, &a.package.purl).cmp(&(&b.id, &b.package.purl)));
+    findings.sort_by(|a, b| (&a.id, a.purl()).cmp(&(&b.id, b.purl())));
 
     // One rule per advisory id; the most severe finding of that id describes it.
     let mut rule_src: BTreeMap<&str, &Finding> = BTreeMap::new();
@@ -188,7 +188,7 @@ pub fn render(ctx: &Context<'_>) -> Vec<u8> {
             let mut region = serde_json::Map::new();
             region.insert(
                 "startLine".into(),
-                json!(line_of(ctx.sbom, &f.package.purl).unwrap_or(1)),
+                json!(line_of(ctx.sbom, f.purl()).unwrap_or(1)),
             );
             let mut result = json!({
                 "ruleId": f.id,
@@ -202,7 +202,7 @@ pub fn render(ctx: &Context<'_>) -> Vec<u8> {
                     },
                     "logicalLocations": [{
                         "name": f.package.name,
-                        "fullyQualifiedName": f.package.purl,
+                        "fullyQualifiedName": f.purl(),
                         "kind": "package",
                     }],
                 }],

@@ -64,11 +64,7 @@ impl Painter {
 }
 
 fn sort_key(f: &Finding) -> (std::cmp::Reverse<Severity>, &str, &str) {
-    (
-        std::cmp::Reverse(f.severity),
-        f.id.as_str(),
-        f.package.purl.as_str(),
-    )
+    (std::cmp::Reverse(f.severity), f.id.as_str(), f.purl())
 }
 
 /// Renders the table, the summary and the verdict.
