@@ -4,6 +4,8 @@
 //! makes (prehashed and legacy `-l`) must pass our verifier — and both must refuse the
 //! same tampering. The tests fail (never skip) when the CLI is missing, with a message
 //! saying how to install it.
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -308,4 +310,25 @@ fn tampering_is_refused_by_both_verifiers() {
         .expect_err("wrong key");
         assert!(matches!(err, SigningError::KeyIdMismatch { .. }), "{err}");
     }
+}
+
+#[test]
+fn the_golden_signatures_and_key_files_pass_the_stock_cli() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/minisign");
+    let fx = Fixture::new();
+    let file = fx.write("kit-0001.ouk", &common::golden::minisign_message());
+    let public = data.join("test-vendor.pub");
+    for (name, _) in common::golden::golden_minisigs() {
+        assert!(
+            cli_verify(&public, &file, &data.join(name), true),
+            "minisign -V -H refused {name}"
+        );
+    }
+    // the CLI signs with the golden secret key file; we verify with the golden public key
+    let sk = fx.path("test-vendor.key");
+    std::fs::copy(data.join("test-vendor.key"), &sk).expect("copy key");
+    let sig = fx.cli_sign(&sk, &file, false, "by the CLI with the golden key");
+    let trust = TrustRoot::single(PublicKey::read(&public).expect("golden pub"));
+    let v = minisign::verify_file(&trust, &sig, &file, &VerifyOptions::default()).expect("verify");
+    assert_eq!(v.trusted_comment, "by the CLI with the golden key");
 }
