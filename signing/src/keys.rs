@@ -7,7 +7,10 @@
 //! always with mode 0600.
 //!
 //! The text form ([`PublicKeyBox`]) is kept apart from the parsed key ([`PublicKey`]):
-//! only a successfully parsed key can verify anything.
+//! only a successfully parsed key can verify anything, and parsing refuses weak
+//! (small-order or non-canonical) keys, as libsodium does ([`PublicKey::from_raw`]).
+//! Verification is ed25519-dalek's `verify_strict`.
+
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -91,9 +94,29 @@ impl fmt::Debug for PublicKey {
 
 impl PublicKey {
     /// Builds a public key from its id and raw 32 bytes.
+    ///
+    /// Refuses what libsodium's `crypto_sign_verify_detached` (and so the stock
+    /// `minisign`) refuses as a public key, with [`SigningError::WeakKey`]:
+    ///
+    /// - a point of small order (the eight torsion points, identity included): anyone can
+    ///   make "signatures" that verify under such a key for about every other message,
+    ///   with no secret at all;
+    /// - a non-canonical encoding (a y coordinate ≥ p, or x = 0 with the sign bit set):
+    ///   two texts for one point would be two "different" keys.
+    ///
+    /// Checking here, where a [`PublicKey`] comes into existence, covers every path at
+    /// once: raw signatures, DSSE, JWT and minisign signatures.
     pub fn from_raw(id: KeyId, raw: &[u8; 32]) -> Result<Self, SigningError> {
         let key = VerifyingKey::from_bytes(raw)
             .map_err(|e| SigningError::MalformedKey(format!("not an Ed25519 point: {e}")))?;
+        if key.is_weak() {
+            return Err(SigningError::WeakKey("a small-order point"));
+        }
+        // `from_bytes` keeps the bytes it was given; compressing the decoded point gives
+        // the one canonical encoding.
+        if VerifyingKey::from(key.to_edwards()).as_bytes() != raw {
+            return Err(SigningError::WeakKey("a non-canonical point encoding"));
+        }
         Ok(PublicKey { id, key })
     }
 
@@ -484,6 +507,39 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert!(kp.write_secret(&p).is_err(), "must not overwrite");
         assert_eq!(KeyPair::read(&p).expect("read").id(), kp.id());
+    }
+
+    #[test]
+    fn weak_public_keys_are_refused_at_parse() {
+        let id = KeyId([7; 8]);
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // y = -1, x = 0: the point of order 2
+        let mut order2 = [0xffu8; 32];
+        order2[0] = 0xec;
+        order2[31] = 0x7f;
+        // y = p + 1: a non-canonical encoding of the identity
+        let mut identity_noncanonical = [0xffu8; 32];
+        identity_noncanonical[0] = 0xee;
+        identity_noncanonical[31] = 0x7f;
+        for raw in [identity, order2, identity_noncanonical, [0u8; 32]] {
+            let err = PublicKey::from_raw(id, &raw).expect_err("weak key");
+            assert!(matches!(err, SigningError::WeakKey(_)), "{err}");
+            let mut bin = b"Ed".to_vec();
+            bin.extend_from_slice(&id.0);
+            bin.extend_from_slice(&raw);
+            let err =
+                PublicKeyBox::from_text(format!("untrusted comment: x\n{}\n", B64.encode(bin)))
+                    .parse()
+                    .expect_err("weak key");
+            assert!(matches!(err, SigningError::WeakKey(_)), "{err}");
+        }
+        // an ordinary key still parses
+        let kp = KeyPair::from_seed(id, &[7; 32]);
+        assert_eq!(
+            PublicKey::from_raw(id, &kp.public().raw()).expect("ok"),
+            kp.public()
+        );
     }
 
     #[test]
