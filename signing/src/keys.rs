@@ -10,7 +10,26 @@
 //! only a successfully parsed key can verify anything, and parsing refuses weak
 //! (small-order or non-canonical) keys, as libsodium does ([`PublicKey::from_raw`]).
 //! Verification is ed25519-dalek's `verify_strict`.
-
+//!
+//! # Why the key files are our code, not jedisct1's `minisign` crate
+//!
+//! rust-minisign (0.10) reads and writes these layouts too, but not the way we need:
+//!
+//! - keys from a seed: it only generates random ones
+//!   (`KeyPair::generate_unencrypted_keypair`); [`KeyPair::from_seed`] makes the test
+//!   and fixture keys, and [`KeyPair::generate`] is two `getrandom` calls either way;
+//! - the public key text: `PublicKey::to_box` writes `minisign public key: <ID>` with a
+//!   colon; the stock tool and our committed `.pub` files have none;
+//! - reading the stock tool's keys: minisign 0.11 `-G -W` leaves the checksum all zero,
+//!   which `SecretKey::from_unencrypted_box` refuses as corrupted; we accept it and check
+//!   instead that the stored public key matches the seed;
+//! - secret hygiene: its `SecretKey` is not zeroized on drop;
+//! - dependencies: it would bring scrypt, rpassword (terminal prompts) and a second
+//!   `getrandom` into the sealed appliance's tree, for password-encrypted keys, which
+//!   we refuse ([`SigningError::EncryptedKey`]).
+//!
+//! The unencrypted layout and its checksum are the same in both: `tests/rust_minisign.rs`
+//! has rust-minisign load our secret key text and sign with it.
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -105,7 +124,8 @@ impl PublicKey {
     ///   two texts for one point would be two "different" keys.
     ///
     /// Checking here, where a [`PublicKey`] comes into existence, covers every path at
-    /// once: raw signatures, DSSE, JWT and minisign signatures.
+    /// once: raw signatures, DSSE, JWT, and minisign signatures, which `minisign-verify`
+    /// checks without refusing small-order keys (only the identity and all-zero keys).
     pub fn from_raw(id: KeyId, raw: &[u8; 32]) -> Result<Self, SigningError> {
         let key = VerifyingKey::from_bytes(raw)
             .map_err(|e| SigningError::MalformedKey(format!("not an Ed25519 point: {e}")))?;
@@ -143,6 +163,12 @@ impl PublicKey {
         self.key
             .verify_strict(msg, &sig)
             .map_err(|_| SigningError::BadSignature)
+    }
+
+    /// This key as `minisign-verify` takes it (its parser reads our base64 line).
+    pub(crate) fn to_minisign_verify(&self) -> Result<minisign_verify::PublicKey, SigningError> {
+        minisign_verify::PublicKey::from_base64(&self.to_base64())
+            .map_err(|e| SigningError::MalformedKey(format!("minisign-verify: {e}")))
     }
 
     /// Verifies a signature given as a byte slice of any length (wrong length → error).
@@ -383,6 +409,16 @@ impl KeyPair {
         let text = self.to_secret_text();
         write_file(path, text.as_bytes(), 0o600)
     }
+}
+
+/// Whether `bytes` encode an Ed25519 point of small order (one of the eight torsion
+/// points, under any encoding). Bytes that are not a point at all are not small-order.
+///
+/// libsodium refuses signatures whose R is such a point; `minisign-verify` does not, so
+/// the minisign verifier asks this. `VerifyingKey` is only the decoder here: it is what
+/// ed25519-dalek offers to decompress a point and test its order.
+pub(crate) fn is_small_order_point(bytes: &[u8; 32]) -> bool {
+    VerifyingKey::from_bytes(bytes).is_ok_and(|p| p.is_weak())
 }
 
 fn secret_checksum(id: &KeyId, sk: &[u8; 64]) -> [u8; 32] {
