@@ -140,6 +140,14 @@ impl PublicKey {
         Ok(PublicKey { id, key })
     }
 
+    /// [`PublicKey::from_raw`] without the weak-key checks, so tests can show that the
+    /// verifiers refuse such keys too (defence in depth: `verify_strict`).
+    #[cfg(test)]
+    pub(crate) fn from_raw_unchecked(id: KeyId, raw: &[u8; 32]) -> Self {
+        let key = VerifyingKey::from_bytes(raw).expect("an Ed25519 point");
+        PublicKey { id, key }
+    }
+
     /// The key id.
     pub fn id(&self) -> KeyId {
         self.id

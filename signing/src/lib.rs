@@ -33,6 +33,12 @@ pub mod keys;
 pub mod minisign;
 pub mod trust;
 
+#[cfg(test)]
+mod strict_tests;
+#[cfg(test)]
+#[path = "../tests/common/strict.rs"]
+mod strict_vectors;
+
 pub use dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE};
 pub use error::SigningError;
 pub use jwt::JwtError;

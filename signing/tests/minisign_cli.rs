@@ -332,3 +332,69 @@ fn the_golden_signatures_and_key_files_pass_the_stock_cli() {
     let v = minisign::verify_file(&trust, &sig, &file, &VerifyOptions::default()).expect("verify");
     assert_eq!(v.trusted_comment, "by the CLI with the golden key");
 }
+
+#[test]
+fn the_stock_cli_refuses_what_minisign_verify_accepts_and_so_do_we() {
+    use blake2::Digest as _;
+    use common::strict::{self, Part};
+    let fx = Fixture::new();
+    // a forgery under a small-order key, made with no secret: minisign-verify accepts it
+    // (tests/strict_ed25519.rs); libsodium refuses the key, and we cannot even pin it
+    let (data, sig, public) = strict::forged_minisig();
+    let file = fx.write("forged.ouk", &data);
+    let sig_path = fx.path("forged.ouk.minisig");
+    std::fs::write(&sig_path, &sig).expect("write");
+    let pk = fx.path("weak.pub");
+    std::fs::write(&pk, &public).expect("write");
+    assert!(
+        !cli_verify(&pk, &file, &sig_path, false),
+        "CLI accepted the forgery"
+    );
+    assert!(matches!(
+        PublicKey::read(&pk),
+        Err(SigningError::WeakKey(_))
+    ));
+
+    // an honest key's signatures with a small-order R (message or global signature)
+    let honest = KeyPair::from_seed(KeyId(strict::KEY_ID), &strict::SEED);
+    let pk = fx.path("honest.pub");
+    // written by the same helper as the weak key's file, so the baseline below shows the
+    // CLI's refusal of the forgery is the key's, not the helper's file format
+    let text = strict::minisign_pub_text(&strict::KEY_ID, &strict::public_key(&strict::SEED));
+    std::fs::write(&pk, text).expect("write");
+    let data = b"data signed with a small-order R".to_vec();
+    let file = fx.write("r.ouk", &data);
+    let trusted = "timestamp:1\tfile:r.ouk\thashed";
+    let sig_path = fx.path("r.ouk.minisig");
+    let trust = TrustRoot::single(honest.public());
+    let ours = |text: &str| {
+        minisign::verify_file(
+            &trust,
+            &SignatureBox::from_text(text),
+            &file,
+            &VerifyOptions::default(),
+        )
+    };
+    // baseline: the helpers' ordinary signature passes both (so refusals below are the R's)
+    let digest: [u8; 64] = blake2::Blake2b512::digest(&data).into();
+    let good = strict::sign(&strict::SEED, &digest);
+    let global = strict::sign(&strict::SEED, &strict::global_message(&good, trusted));
+    let text = strict::minisig_text(&strict::KEY_ID, &good, trusted, &global);
+    std::fs::write(&sig_path, &text).expect("write");
+    assert!(cli_verify(&pk, &file, &sig_path, true), "baseline");
+    ours(&text).expect("baseline");
+
+    for part in [Part::Message, Part::Global] {
+        let text = strict::small_order_r_minisig(&data, trusted, part);
+        std::fs::write(&sig_path, &text).expect("write");
+        assert!(
+            !cli_verify(&pk, &file, &sig_path, false),
+            "CLI accepted a small-order R in the {part:?} signature"
+        );
+        let err = ours(&text).expect_err("small-order R");
+        match part {
+            Part::Message => assert!(matches!(err, SigningError::BadSignature), "{err}"),
+            Part::Global => assert!(matches!(err, SigningError::BadGlobalSignature), "{err}"),
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! Reproducible kits: the `.minisig` bytes and key files our code makes from a fixed test
 //! key, message and options are pinned here. `tests/data/minisign/*` were written by
-//! `examples/golden_vectors.rs` (run by `tests/data/regen.sh`) with the hand-written
-//! minisign code that preceded the move to jedisct1's crates; the tests re-create them
-//! byte for byte, and `tests/minisign_cli.rs` has the stock CLI check the same files.
+//! `examples/golden_vectors.rs` (run by `tests/data/regen.sh`) before verification moved
+//! to jedisct1's minisign-verify (signing stayed our code; `src/minisign.rs` says why);
+//! the tests re-create them byte for byte, and `tests/minisign_cli.rs` has the stock CLI
+//! check the same files.
 mod common;
 
 use common::golden;
