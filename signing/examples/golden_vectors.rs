@@ -18,4 +18,12 @@ fn main() {
         golden::golden_envelope_2of2(),
     )
     .expect("write");
+    let m = dir.join("minisign");
+    std::fs::create_dir_all(&m).expect("mkdir");
+    for (name, text) in golden::golden_minisigs()
+        .into_iter()
+        .chain(golden::golden_key_files())
+    {
+        std::fs::write(m.join(name), text).expect("write");
+    }
 }

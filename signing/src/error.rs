@@ -24,6 +24,11 @@ pub enum SigningError {
     /// A key file is not in the expected format.
     #[error("malformed key: {0}")]
     MalformedKey(String),
+    /// An Ed25519 public key that libsodium (and so the stock `minisign`) refuses: a
+    /// small-order point, under which signatures can be forged without a secret key, or a
+    /// non-canonical encoding of a point.
+    #[error("weak Ed25519 public key refused: {0}")]
+    WeakKey(&'static str),
     /// A key file's integrity checksum does not match its content.
     #[error("key checksum mismatch (corrupted key file)")]
     KeyChecksum,

@@ -7,7 +7,29 @@
 //! always with mode 0600.
 //!
 //! The text form ([`PublicKeyBox`]) is kept apart from the parsed key ([`PublicKey`]):
-//! only a successfully parsed key can verify anything.
+//! only a successfully parsed key can verify anything, and parsing refuses weak
+//! (small-order or non-canonical) keys, as libsodium does ([`PublicKey::from_raw`]).
+//! Verification is ed25519-dalek's `verify_strict`.
+//!
+//! # Why the key files are our code, not jedisct1's `minisign` crate
+//!
+//! rust-minisign (0.10) reads and writes these layouts too, but not the way we need:
+//!
+//! - keys from a seed: it only generates random ones
+//!   (`KeyPair::generate_unencrypted_keypair`); [`KeyPair::from_seed`] makes the test
+//!   and fixture keys, and [`KeyPair::generate`] is two `getrandom` calls either way;
+//! - the public key text: `PublicKey::to_box` writes `minisign public key: <ID>` with a
+//!   colon; the stock tool and our committed `.pub` files have none;
+//! - reading the stock tool's keys: minisign 0.11 `-G -W` leaves the checksum all zero,
+//!   which `SecretKey::from_unencrypted_box` refuses as corrupted; we accept it and check
+//!   instead that the stored public key matches the seed;
+//! - secret hygiene: its `SecretKey` is not zeroized on drop;
+//! - dependencies: it would bring scrypt, rpassword (terminal prompts) and a second
+//!   `getrandom` into the sealed appliance's tree, for password-encrypted keys, which
+//!   we refuse ([`SigningError::EncryptedKey`]).
+//!
+//! The unencrypted layout and its checksum are the same in both: `tests/rust_minisign.rs`
+//! has rust-minisign load our secret key text and sign with it.
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -91,10 +113,39 @@ impl fmt::Debug for PublicKey {
 
 impl PublicKey {
     /// Builds a public key from its id and raw 32 bytes.
+    ///
+    /// Refuses what libsodium's `crypto_sign_verify_detached` (and so the stock
+    /// `minisign`) refuses as a public key, with [`SigningError::WeakKey`]:
+    ///
+    /// - a point of small order (the eight torsion points, identity included): anyone can
+    ///   make "signatures" that verify under such a key for about every other message,
+    ///   with no secret at all;
+    /// - a non-canonical encoding (a y coordinate ≥ p, or x = 0 with the sign bit set):
+    ///   two texts for one point would be two "different" keys.
+    ///
+    /// Checking here, where a [`PublicKey`] comes into existence, covers every path at
+    /// once: raw signatures, DSSE, JWT, and minisign signatures, which `minisign-verify`
+    /// checks without refusing small-order keys (only the identity and all-zero keys).
     pub fn from_raw(id: KeyId, raw: &[u8; 32]) -> Result<Self, SigningError> {
         let key = VerifyingKey::from_bytes(raw)
             .map_err(|e| SigningError::MalformedKey(format!("not an Ed25519 point: {e}")))?;
+        if key.is_weak() {
+            return Err(SigningError::WeakKey("a small-order point"));
+        }
+        // `from_bytes` keeps the bytes it was given; compressing the decoded point gives
+        // the one canonical encoding.
+        if VerifyingKey::from(key.to_edwards()).as_bytes() != raw {
+            return Err(SigningError::WeakKey("a non-canonical point encoding"));
+        }
         Ok(PublicKey { id, key })
+    }
+
+    /// [`PublicKey::from_raw`] without the weak-key checks, so tests can show that the
+    /// verifiers refuse such keys too (defence in depth: `verify_strict`).
+    #[cfg(test)]
+    pub(crate) fn from_raw_unchecked(id: KeyId, raw: &[u8; 32]) -> Self {
+        let key = VerifyingKey::from_bytes(raw).expect("an Ed25519 point");
+        PublicKey { id, key }
     }
 
     /// The key id.
@@ -120,6 +171,12 @@ impl PublicKey {
         self.key
             .verify_strict(msg, &sig)
             .map_err(|_| SigningError::BadSignature)
+    }
+
+    /// This key as `minisign-verify` takes it (its parser reads our base64 line).
+    pub(crate) fn to_minisign_verify(&self) -> Result<minisign_verify::PublicKey, SigningError> {
+        minisign_verify::PublicKey::from_base64(&self.to_base64())
+            .map_err(|e| SigningError::MalformedKey(format!("minisign-verify: {e}")))
     }
 
     /// Verifies a signature given as a byte slice of any length (wrong length → error).
@@ -362,6 +419,16 @@ impl KeyPair {
     }
 }
 
+/// Whether `bytes` encode an Ed25519 point of small order (one of the eight torsion
+/// points, under any encoding). Bytes that are not a point at all are not small-order.
+///
+/// libsodium refuses signatures whose R is such a point; `minisign-verify` does not, so
+/// the minisign verifier asks this. `VerifyingKey` is only the decoder here: it is what
+/// ed25519-dalek offers to decompress a point and test its order.
+pub(crate) fn is_small_order_point(bytes: &[u8; 32]) -> bool {
+    VerifyingKey::from_bytes(bytes).is_ok_and(|p| p.is_weak())
+}
+
 fn secret_checksum(id: &KeyId, sk: &[u8; 64]) -> [u8; 32] {
     let mut h = Blake2b::<U32>::new();
     h.update(b"Ed");
@@ -484,6 +551,39 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert!(kp.write_secret(&p).is_err(), "must not overwrite");
         assert_eq!(KeyPair::read(&p).expect("read").id(), kp.id());
+    }
+
+    #[test]
+    fn weak_public_keys_are_refused_at_parse() {
+        let id = KeyId([7; 8]);
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // y = -1, x = 0: the point of order 2
+        let mut order2 = [0xffu8; 32];
+        order2[0] = 0xec;
+        order2[31] = 0x7f;
+        // y = p + 1: a non-canonical encoding of the identity
+        let mut identity_noncanonical = [0xffu8; 32];
+        identity_noncanonical[0] = 0xee;
+        identity_noncanonical[31] = 0x7f;
+        for raw in [identity, order2, identity_noncanonical, [0u8; 32]] {
+            let err = PublicKey::from_raw(id, &raw).expect_err("weak key");
+            assert!(matches!(err, SigningError::WeakKey(_)), "{err}");
+            let mut bin = b"Ed".to_vec();
+            bin.extend_from_slice(&id.0);
+            bin.extend_from_slice(&raw);
+            let err =
+                PublicKeyBox::from_text(format!("untrusted comment: x\n{}\n", B64.encode(bin)))
+                    .parse()
+                    .expect_err("weak key");
+            assert!(matches!(err, SigningError::WeakKey(_)), "{err}");
+        }
+        // an ordinary key still parses
+        let kp = KeyPair::from_seed(id, &[7; 32]);
+        assert_eq!(
+            PublicKey::from_raw(id, &kp.public().raw()).expect("ok"),
+            kp.public()
+        );
     }
 
     #[test]

@@ -8,18 +8,57 @@
 //! 3. `trusted comment: <text>`;
 //! 4. base64 of the *global signature* over `sig ‖ trusted_comment`.
 //!
-//! We always sign prehashed, streaming the message through BLAKE2b-512 in 1 MiB chunks,
-//! so a multi-GiB kit is never held in memory, and the output is deterministic (Ed25519
-//! signatures are deterministic and the timestamp is a parameter), so the same key, data
-//! and options give a byte-identical `.minisig`. Stock `minisign -V` accepts our
-//! signatures and we accept its signatures.
+//! Stock `minisign -V` accepts our signatures and we accept its signatures (prehashed,
+//! and legacy when allowed); `tests/minisign_cli.rs` checks both ways.
 //!
-//! Verification follows the order of the stock tool, each step with its own error:
-//! parse (size caps, printable trusted comment) → key id ([`SigningError::UnknownKey`] /
-//! [`SigningError::KeyIdMismatch`], checked *before* any signature) → algorithm (legacy
-//! only when [`VerifyOptions::allow_legacy`]) → message signature
-//! ([`SigningError::BadSignature`]) → global signature over the trusted comment
-//! ([`SigningError::BadGlobalSignature`]).
+//! # Verifying: jedisct1's `minisign-verify` decides
+//!
+//! No signature is accepted unless `minisign-verify` (0.3, by minisign's author, no
+//! dependencies of its own) accepts it: prehashed signatures through
+//! `PublicKey::verify_stream` and `StreamVerifier::update` in 1 MiB chunks, so a
+//! multi-GiB kit is never held in memory; legacy ones through `PublicKey::verify`, on a
+//! buffer capped at [`VerifyOptions::max_legacy_bytes`] (legacy signatures cover the raw
+//! message, which no minisign implementation can stream). Around it, in this order,
+//! each step with its own error:
+//!
+//! 1. parse ([`SignatureBox::parse`]): size caps, line prefixes, printable trusted
+//!    comment, no trailing content ([`SigningError::MalformedSignature`],
+//!    [`SigningError::TooLarge`]). Our own parser, because minisign-verify's
+//!    `Signature::decode` checks none of these and does not expose the key id, which we
+//!    need before any signature is checked. minisign-verify is then handed a re-encoding
+//!    of what we parsed, so the two parsers cannot disagree;
+//! 2. key id ([`SigningError::UnknownKey`] / [`SigningError::KeyIdMismatch`]), *before*
+//!    any signature and before the data is read;
+//! 3. algorithm: legacy only when [`VerifyOptions::allow_legacy`]
+//!    ([`SigningError::LegacyNotAllowed`], [`SigningError::LegacyTooLarge`]);
+//! 4. strictness that minisign-verify lacks. Its Ed25519 (its own code) refuses S ≥ L and
+//!    the identity key, but accepts the other small-order public keys, under which
+//!    anyone can forge signatures, and small-order R. libsodium, so the stock tool,
+//!    refuses all of them. Small-order keys cannot reach this module
+//!    ([`crate::keys::PublicKey::from_raw`] refuses them, [`SigningError::WeakKey`]); a
+//!    message signature with a small-order R is refused here
+//!    ([`SigningError::BadSignature`]); the global signature is covered by step 5;
+//! 5. the global signature, checked strictly with ed25519-dalek *only to name a
+//!    failure*: minisign-verify returns the same `InvalidSignature` for either signature.
+//!    If it fails, the message signature says which error it is
+//!    ([`SigningError::BadGlobalSignature`] when only the trusted comment was altered,
+//!    [`SigningError::BadSignature`] when the signature is not this key's at all);
+//! 6. minisign-verify: message signature and global signature. A refusal here is
+//!    [`SigningError::BadSignature`] (the global signature passed step 5).
+//!
+//! # Signing: our code, because minisign's signatures are not reproducible
+//!
+//! We always sign prehashed, streaming the message through BLAKE2b-512 in 1 MiB chunks,
+//! with ed25519-dalek's deterministic RFC 8032 signatures and the timestamp as a
+//! parameter, so the same key, data and options give a byte-identical `.minisig`
+//! (`tests/minisign_golden.rs` pins the bytes). jedisct1's `minisign` crate (0.10) cannot
+//! do that: `minisign::sign` mixes 64 bytes from `getrandom` into every nonce (hedged
+//! signatures), so each call gives other signature bytes, and its public API has no
+//! deterministic variant. (It does stream, and takes caller-supplied trusted and
+//! untrusted comments, but validates neither: we refuse control characters and
+//! over-long lines before reading any data.) It is a dev-dependency only:
+//! `tests/rust_minisign.rs` checks that it verifies our signatures, that we verify its
+//! signatures, and pins the randomisation that keeps it out of the signing path.
 //!
 //! The text form ([`SignatureBox`]) is kept apart from the parsed form ([`Signature`]),
 //! like [`crate::keys::PublicKeyBox`] and [`crate::keys::PublicKey`].
@@ -48,7 +87,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use blake2::{Blake2b512, Digest};
 
 use crate::SigningError;
-use crate::keys::{KeyId, KeyPair, PublicKey};
+use crate::keys::{KeyId, KeyPair, PublicKey, is_small_order_point};
 use crate::trust::TrustRoot;
 
 /// The prefix of line 1.
@@ -79,6 +118,16 @@ pub enum Algorithm {
     Prehashed,
     /// `Ed`: Ed25519 over the raw message (`minisign -S -l`).
     Legacy,
+}
+
+impl Algorithm {
+    /// The two bytes that name the algorithm on line 2.
+    fn code(self) -> &'static [u8; 2] {
+        match self {
+            Algorithm::Prehashed => b"ED",
+            Algorithm::Legacy => b"Ed",
+        }
+    }
 }
 
 /// The text of a `.minisig` file, not yet parsed.
@@ -271,6 +320,25 @@ impl Signature {
     pub fn trusted_comment_unverified(&self) -> &str {
         &self.trusted_comment
     }
+
+    /// This signature as minisign-verify takes it: re-encoded from the parsed fields,
+    /// so both parsers see the same signature, and the trusted comment minisign-verify
+    /// checks is exactly the one [`Verified`] returns. (Its parser would accept texts
+    /// ours refuses; the untrusted comment is left out, nothing checks it.)
+    fn to_minisign_verify(&self) -> Result<minisign_verify::Signature, SigningError> {
+        let mut bin = Vec::with_capacity(74);
+        bin.extend_from_slice(self.algorithm.code());
+        bin.extend_from_slice(self.key_id.as_bytes());
+        bin.extend_from_slice(&self.sig);
+        let text = format!(
+            "{UNTRUSTED_PREFIX}\n{}\n{TRUSTED_PREFIX}{}\n{}\n",
+            B64.encode(bin),
+            self.trusted_comment,
+            B64.encode(self.global_sig)
+        );
+        minisign_verify::Signature::decode(&text)
+            .map_err(|e| SigningError::MalformedSignature(format!("minisign-verify: {e}")))
+    }
 }
 
 /// Options for [`sign_reader`] and [`sign_file`].
@@ -371,7 +439,7 @@ pub fn sign_reader<R: Read>(
     let global = key.sign(&global_message(&sig, &trusted));
 
     let mut bin = Vec::with_capacity(74);
-    bin.extend_from_slice(b"ED");
+    bin.extend_from_slice(Algorithm::Prehashed.code());
     bin.extend_from_slice(key.id().as_bytes());
     bin.extend_from_slice(&sig);
     Ok(SignatureBox(format!(
@@ -458,15 +526,43 @@ fn verify_parsed<R: Read>(
     opts: &VerifyOptions,
 ) -> Result<Verified, SigningError> {
     debug_assert_eq!(key.id(), parsed.key_id);
-    match parsed.algorithm {
+    // 3. The algorithm policy, before any data is read.
+    if parsed.algorithm == Algorithm::Legacy && !opts.allow_legacy {
+        return Err(SigningError::LegacyNotAllowed);
+    }
+    // 4. What libsodium (the stock tool) refuses and minisign-verify does not: a message
+    //    signature whose R is a small-order point. (Small-order keys cannot get here:
+    //    `PublicKey` refuses them.)
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&parsed.sig[..32]);
+    if is_small_order_point(&r) {
+        return Err(SigningError::BadSignature);
+    }
+    // 5. The global signature, checked first (strictly, with ed25519-dalek) only so that a
+    //    failure can be named: minisign-verify says `InvalidSignature` for either of the
+    //    two signatures. When it fails, nothing is accepted, and the message signature
+    //    alone decides which error it is.
+    let global_ok = key
+        .verify(
+            &global_message(&parsed.sig, &parsed.trusted_comment),
+            &parsed.global_sig,
+        )
+        .is_ok();
+    // 6. minisign-verify: both signatures, streamed when prehashed.
+    let mv_key = key.to_minisign_verify()?;
+    let mv_sig = parsed.to_minisign_verify()?;
+    let verdict = match parsed.algorithm {
         Algorithm::Prehashed => {
-            let digest = blake2b_stream(data)?;
-            key.verify(&digest, &parsed.sig)?;
+            if !global_ok {
+                return Err(name_failure(key, parsed, &blake2b_stream(data)?));
+            }
+            let mut v = mv_key
+                .verify_stream(&mv_sig)
+                .map_err(|e| from_minisign_verify(e, key, parsed))?;
+            read_chunks(data, |chunk| v.update(chunk))?;
+            v.finalize()
         }
         Algorithm::Legacy => {
-            if !opts.allow_legacy {
-                return Err(SigningError::LegacyNotAllowed);
-            }
             let mut msg = Vec::new();
             data.take(opts.max_legacy_bytes.saturating_add(1))
                 .read_to_end(&mut msg)
@@ -476,18 +572,53 @@ fn verify_parsed<R: Read>(
                     limit: opts.max_legacy_bytes,
                 });
             }
-            key.verify(&msg, &parsed.sig)?;
+            if !global_ok {
+                return Err(name_failure(key, parsed, &msg));
+            }
+            mv_key.verify(&msg, &mv_sig, true)
         }
-    }
-    key.verify(
-        &global_message(&parsed.sig, &parsed.trusted_comment),
-        &parsed.global_sig,
-    )
-    .map_err(|_| SigningError::BadGlobalSignature)?;
+    };
+    // The global signature verified above, so a refusal here is the message signature's.
+    verdict.map_err(|e| from_minisign_verify(e, key, parsed))?;
     Ok(Verified {
         key_id: parsed.key_id,
         trusted_comment: parsed.trusted_comment.clone(),
     })
+}
+
+/// Names a refusal when the global signature does not verify. `signed` is what the
+/// message signature covers (the BLAKE2b-512 digest, or the message for legacy). If the
+/// message signature is good, only the trusted comment (or the global signature line)
+/// was changed; if it is bad too, the signature as a whole is not this key's, which is
+/// the plain [`SigningError::BadSignature`] (minisign checks the message signature
+/// first, and so did this crate before minisign-verify).
+fn name_failure(key: &PublicKey, parsed: &Signature, signed: &[u8]) -> SigningError {
+    match key.verify(signed, &parsed.sig) {
+        Ok(()) => SigningError::BadGlobalSignature,
+        Err(_) => SigningError::BadSignature,
+    }
+}
+
+/// Maps minisign-verify's errors. Only `InvalidSignature` can happen: the key id, the
+/// algorithm policy and the encoding were all checked before it was called.
+fn from_minisign_verify(
+    e: minisign_verify::Error,
+    key: &PublicKey,
+    parsed: &Signature,
+) -> SigningError {
+    use minisign_verify::Error as E;
+    match e {
+        E::InvalidSignature => SigningError::BadSignature,
+        E::UnexpectedKeyId => SigningError::KeyIdMismatch {
+            expected: key.id(),
+            found: parsed.key_id,
+        },
+        E::UnexpectedAlgorithm | E::UnsupportedLegacyMode => SigningError::LegacyNotAllowed,
+        E::InvalidEncoding | E::UnsupportedAlgorithm => {
+            SigningError::MalformedSignature(format!("minisign-verify: {e}"))
+        }
+        E::IoError(e) => SigningError::Stream(e),
+    }
 }
 
 fn global_message(sig: &[u8; 64], trusted: &str) -> Vec<u8> {
@@ -497,17 +628,22 @@ fn global_message(sig: &[u8; 64], trusted: &str) -> Vec<u8> {
     m
 }
 
-fn blake2b_stream<R: Read>(mut data: R) -> Result<[u8; 64], SigningError> {
-    let mut h = Blake2b512::new();
+/// Feeds everything `data` yields to `f`, in chunks of at most [`CHUNK`] bytes.
+fn read_chunks<R: Read>(mut data: R, mut f: impl FnMut(&[u8])) -> Result<(), SigningError> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match data.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
+            Ok(0) => return Ok(()),
+            Ok(n) => f(&buf[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(SigningError::Stream(e)),
         }
     }
+}
+
+fn blake2b_stream<R: Read>(data: R) -> Result<[u8; 64], SigningError> {
+    let mut h = Blake2b512::new();
+    read_chunks(data, |chunk| h.update(chunk))?;
     Ok(h.finalize().into())
 }
 
@@ -753,6 +889,9 @@ mod tests {
         assert_eq!(s.parse().expect("parse").algorithm(), Algorithm::Legacy);
         let err = verify_reader(&trust, &s, &b"legacy dat4"[..], &allow).expect_err("tampered");
         assert!(matches!(err, SigningError::BadSignature), "{err}");
+        let edited = edit_line(&s, 2, |_| "trusted comment: u".into());
+        let err = verify_reader(&trust, &edited, &b"legacy data"[..], &allow).expect_err("edited");
+        assert!(matches!(err, SigningError::BadGlobalSignature), "{err}");
         let small = VerifyOptions {
             allow_legacy: true,
             max_legacy_bytes: 5,

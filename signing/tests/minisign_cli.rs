@@ -4,6 +4,8 @@
 //! makes (prehashed and legacy `-l`) must pass our verifier — and both must refuse the
 //! same tampering. The tests fail (never skip) when the CLI is missing, with a message
 //! saying how to install it.
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -307,5 +309,92 @@ fn tampering_is_refused_by_both_verifiers() {
         )
         .expect_err("wrong key");
         assert!(matches!(err, SigningError::KeyIdMismatch { .. }), "{err}");
+    }
+}
+
+#[test]
+fn the_golden_signatures_and_key_files_pass_the_stock_cli() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/minisign");
+    let fx = Fixture::new();
+    let file = fx.write("kit-0001.ouk", &common::golden::minisign_message());
+    let public = data.join("test-vendor.pub");
+    for (name, _) in common::golden::golden_minisigs() {
+        assert!(
+            cli_verify(&public, &file, &data.join(name), true),
+            "minisign -V -H refused {name}"
+        );
+    }
+    // the CLI signs with the golden secret key file; we verify with the golden public key
+    let sk = fx.path("test-vendor.key");
+    std::fs::copy(data.join("test-vendor.key"), &sk).expect("copy key");
+    let sig = fx.cli_sign(&sk, &file, false, "by the CLI with the golden key");
+    let trust = TrustRoot::single(PublicKey::read(&public).expect("golden pub"));
+    let v = minisign::verify_file(&trust, &sig, &file, &VerifyOptions::default()).expect("verify");
+    assert_eq!(v.trusted_comment, "by the CLI with the golden key");
+}
+
+#[test]
+fn the_stock_cli_refuses_what_minisign_verify_accepts_and_so_do_we() {
+    use blake2::Digest as _;
+    use common::strict::{self, Part};
+    let fx = Fixture::new();
+    // a forgery under a small-order key, made with no secret: minisign-verify accepts it
+    // (tests/strict_ed25519.rs); libsodium refuses the key, and we cannot even pin it
+    let (data, sig, public) = strict::forged_minisig();
+    let file = fx.write("forged.ouk", &data);
+    let sig_path = fx.path("forged.ouk.minisig");
+    std::fs::write(&sig_path, &sig).expect("write");
+    let pk = fx.path("weak.pub");
+    std::fs::write(&pk, &public).expect("write");
+    assert!(
+        !cli_verify(&pk, &file, &sig_path, false),
+        "CLI accepted the forgery"
+    );
+    assert!(matches!(
+        PublicKey::read(&pk),
+        Err(SigningError::WeakKey(_))
+    ));
+
+    // an honest key's signatures with a small-order R (message or global signature)
+    let honest = KeyPair::from_seed(KeyId(strict::KEY_ID), &strict::SEED);
+    let pk = fx.path("honest.pub");
+    // written by the same helper as the weak key's file, so the baseline below shows the
+    // CLI's refusal of the forgery is the key's, not the helper's file format
+    let text = strict::minisign_pub_text(&strict::KEY_ID, &strict::public_key(&strict::SEED));
+    std::fs::write(&pk, text).expect("write");
+    let data = b"data signed with a small-order R".to_vec();
+    let file = fx.write("r.ouk", &data);
+    let trusted = "timestamp:1\tfile:r.ouk\thashed";
+    let sig_path = fx.path("r.ouk.minisig");
+    let trust = TrustRoot::single(honest.public());
+    let ours = |text: &str| {
+        minisign::verify_file(
+            &trust,
+            &SignatureBox::from_text(text),
+            &file,
+            &VerifyOptions::default(),
+        )
+    };
+    // baseline: the helpers' ordinary signature passes both (so refusals below are the R's)
+    let digest: [u8; 64] = blake2::Blake2b512::digest(&data).into();
+    let good = strict::sign(&strict::SEED, &digest);
+    let global = strict::sign(&strict::SEED, &strict::global_message(&good, trusted));
+    let text = strict::minisig_text(&strict::KEY_ID, &good, trusted, &global);
+    std::fs::write(&sig_path, &text).expect("write");
+    assert!(cli_verify(&pk, &file, &sig_path, true), "baseline");
+    ours(&text).expect("baseline");
+
+    for part in [Part::Message, Part::Global] {
+        let text = strict::small_order_r_minisig(&data, trusted, part);
+        std::fs::write(&sig_path, &text).expect("write");
+        assert!(
+            !cli_verify(&pk, &file, &sig_path, false),
+            "CLI accepted a small-order R in the {part:?} signature"
+        );
+        let err = ours(&text).expect_err("small-order R");
+        match part {
+            Part::Message => assert!(matches!(err, SigningError::BadSignature), "{err}"),
+            Part::Global => assert!(matches!(err, SigningError::BadGlobalSignature), "{err}"),
+        }
     }
 }

@@ -79,3 +79,61 @@ pub fn golden_envelope_2of2() -> Vec<u8> {
     .expect("sign")
     .to_json()
 }
+
+/// The message of the golden `.minisig` files: 1 MiB + 4321 bytes (more than one of the
+/// 1 MiB hashing chunks), generated rather than committed.
+pub fn minisign_message() -> Vec<u8> {
+    (0..(1usize << 20) + 4321)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect()
+}
+
+/// The golden `.minisig` files: (file name under `tests/data/minisign`, text). Each is
+/// [`minisign_message`] signed by [`vendor_key`] with fixed options, so a change in the
+/// bytes we emit (comments, layout, base64, algorithm) shows up as a diff.
+pub fn golden_minisigs() -> Vec<(&'static str, String)> {
+    use signing::minisign::{SignOptions, sign_reader};
+    let msg = minisign_message();
+    let sign = |opts: &SignOptions<'_>| {
+        sign_reader(&vendor_key(), &msg[..], opts)
+            .expect("sign")
+            .as_str()
+            .to_string()
+    };
+    vec![
+        (
+            "golden-default.minisig",
+            sign(&SignOptions {
+                timestamp: 1_700_000_000,
+                file_name: Some("kit-0001.ouk"),
+                ..SignOptions::default()
+            }),
+        ),
+        (
+            "golden-no-file-name.minisig",
+            sign(&SignOptions {
+                timestamp: 1_700_000_000,
+                ..SignOptions::default()
+            }),
+        ),
+        (
+            "golden-custom-comments.minisig",
+            sign(&SignOptions {
+                trusted_comment: Some("kit=demo seq=7\tchannel=stable"),
+                untrusted_comment: Some("stella-kit test vendor signature"),
+                timestamp: 1_700_000_000,
+                file_name: Some("ignored-when-trusted-comment-given.ouk"),
+            }),
+        ),
+    ]
+}
+
+/// The golden key files of [`vendor_key`]: public key text (`.pub`) and unencrypted
+/// secret key text (`.key`; a test key, never used for anything real).
+pub fn golden_key_files() -> Vec<(&'static str, String)> {
+    let k = vendor_key();
+    vec![
+        ("test-vendor.pub", k.public().to_box().as_str().to_string()),
+        ("test-vendor.key", k.to_secret_text().to_string()),
+    ]
+}

@@ -14,6 +14,9 @@
 #   make_dsse.py --seed ...        -> dsse/sslib-*/envelope.json (+ pub.hex), tampered variants
 #   examples/golden_vectors.rs     -> dsse/golden-envelope.json
 #   verify_dsse.py golden          -> dsse/golden.verify_dsse.json (must be ok)
+# minisign (no oracle run here: tests/minisign_cli.rs has the stock CLI check them):
+#   examples/golden_vectors.rs     -> minisign/golden-*.minisig, test-vendor.{pub,key}
+#                                     (pinned byte for byte by tests/minisign_golden.rs)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
