@@ -53,7 +53,7 @@
 //! `withdrawn` only once a record has been withdrawn.
 //!
 //! ```
-//! use crate::index::AdvisoryIndex;
+//! use scanner::index::AdvisoryIndex;
 //! use bundles::model::{Advisory, Ecosystem};
 //!
 //! let adv = Advisory::from_osv_json(br#"{"id": "GHSA-aaaa-bbbb-cccc",
@@ -400,7 +400,7 @@ pub struct AdvisoryIndex {
 /// The lookup name of `name` in `base` (see the module table). Borrowed when unchanged.
 ///
 /// ```
-/// use crate::index::normalize_name;
+/// use scanner::index::normalize_name;
 /// use bundles::model::BaseEcosystem;
 /// assert_eq!(normalize_name(&BaseEcosystem::PyPI, "Zope.Interface"), "zope-interface");
 /// assert_eq!(normalize_name(&BaseEcosystem::NuGet, "Newtonsoft.Json"), "newtonsoft.json");
@@ -473,7 +473,7 @@ fn redhat_major(r: &str) -> Option<&str> {
 /// `component` in `base` (the rules are in the module documentation).
 ///
 /// ```
-/// use crate::index::release_matches;
+/// use scanner::index::release_matches;
 /// use bundles::model::BaseEcosystem;
 /// assert!(release_matches(&BaseEcosystem::Debian, Some("12"), Some("12")));
 /// assert!(!release_matches(&BaseEcosystem::Debian, Some("12"), Some("11")));

@@ -25,7 +25,7 @@
 //! assert_eq!(assess(&[], Some("MODERATE")).severity, Severity::Medium);
 //! # Ok::<(), bundles::model::ModelError>(())
 //! ```
-use bundles::model::{Cvss, CvssVersion, Severity, SeverityKind, SeverityScore as ScoreEntry};
+use bundles::model::{Cvss, CvssVersion, ScoreKind, Severity, SeverityScore as ScoreEntry};
 
 /// A severity and, when it came from one, the CVSS vector behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,14 +87,14 @@ pub fn score_v3(vector: &str) -> Option<Cvss> {
 /// The severity of a record from its severity entries and database label (preference
 /// order in the module documentation). Vectors that do not parse are skipped.
 pub fn assess(entries: &[ScoreEntry], database_label: Option<&str>) -> Assessment {
-    let first = |kind: SeverityKind, f: fn(&str) -> Option<Cvss>| {
+    let first = |kind: ScoreKind, f: fn(&str) -> Option<Cvss>| {
         entries
             .iter()
             .filter(|e| *e.kind() == kind)
             .find_map(|e| f(e.score()))
     };
     if let Some(c) =
-        first(SeverityKind::CvssV4, score_v4).or_else(|| first(SeverityKind::CvssV3, score_v3))
+        first(ScoreKind::CvssV4, score_v4).or_else(|| first(ScoreKind::CvssV3, score_v3))
     {
         return Assessment {
             severity: Severity::from_score(c.score),
@@ -104,7 +104,7 @@ pub fn assess(entries: &[ScoreEntry], database_label: Option<&str>) -> Assessmen
     let label = database_label.and_then(Severity::from_label).or_else(|| {
         entries
             .iter()
-            .filter(|e| *e.kind() == SeverityKind::Ubuntu)
+            .filter(|e| *e.kind() == ScoreKind::Ubuntu)
             .find_map(|e| Severity::from_label(e.score()))
     });
     Assessment {

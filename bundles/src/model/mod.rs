@@ -60,6 +60,6 @@ pub use finding::{
 };
 pub use range::{Evaluation, Event, Events, Orderings, Range, RangeKind, RepoUrl, VersionOrdering};
 pub use types::{
-    AdvisoryId, Reference, ReferenceKind, SeverityKind, SeverityScore, Timestamp, parse_rfc3339,
+    AdvisoryId, Reference, ReferenceKind, ScoreKind, SeverityScore, Timestamp, parse_rfc3339,
     rfc3339,
 };

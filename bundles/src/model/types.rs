@@ -148,7 +148,7 @@ impl fmt::Display for Timestamp {
 /// The kind of a severity score (OSV `severity[].type`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum SeverityKind {
+pub enum ScoreKind {
     /// `CVSS_V2`: a CVSS v2 vector.
     CvssV2,
     /// `CVSS_V3`: a CVSS v3.x vector.
@@ -161,17 +161,17 @@ pub enum SeverityKind {
     Other(String),
 }
 
-impl SeverityKind {
+impl ScoreKind {
     /// Parses OSV's spelling.
-    pub fn parse(s: &str) -> Result<SeverityKind, ModelError> {
+    pub fn parse(s: &str) -> Result<ScoreKind, ModelError> {
         Ok(match s {
-            "CVSS_V2" => SeverityKind::CvssV2,
-            "CVSS_V3" => SeverityKind::CvssV3,
-            "CVSS_V4" => SeverityKind::CvssV4,
-            "Ubuntu" => SeverityKind::Ubuntu,
+            "CVSS_V2" => ScoreKind::CvssV2,
+            "CVSS_V3" => ScoreKind::CvssV3,
+            "CVSS_V4" => ScoreKind::CvssV4,
+            "Ubuntu" => ScoreKind::Ubuntu,
             other => {
                 check_token("type", other, MAX_SCORE_LEN)?;
-                SeverityKind::Other(other.to_string())
+                ScoreKind::Other(other.to_string())
             }
         })
     }
@@ -179,16 +179,16 @@ impl SeverityKind {
     /// OSV's spelling.
     pub fn as_str(&self) -> &str {
         match self {
-            SeverityKind::CvssV2 => "CVSS_V2",
-            SeverityKind::CvssV3 => "CVSS_V3",
-            SeverityKind::CvssV4 => "CVSS_V4",
-            SeverityKind::Ubuntu => "Ubuntu",
-            SeverityKind::Other(s) => s,
+            ScoreKind::CvssV2 => "CVSS_V2",
+            ScoreKind::CvssV3 => "CVSS_V3",
+            ScoreKind::CvssV4 => "CVSS_V4",
+            ScoreKind::Ubuntu => "Ubuntu",
+            ScoreKind::Other(s) => s,
         }
     }
 }
 
-impl serde::Serialize for SeverityKind {
+impl serde::Serialize for ScoreKind {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
@@ -198,21 +198,21 @@ impl serde::Serialize for SeverityKind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct SeverityScore {
     #[serde(rename = "type")]
-    kind: SeverityKind,
+    kind: ScoreKind,
     score: String,
 }
 
 impl SeverityScore {
     /// Validates a severity entry.
     pub fn new(kind: &str, score: impl Into<String>) -> Result<SeverityScore, ModelError> {
-        let kind = SeverityKind::parse(kind)?;
+        let kind = ScoreKind::parse(kind)?;
         let score = score.into();
         check_token("score", &score, MAX_SCORE_LEN)?;
         Ok(SeverityScore { kind, score })
     }
 
     /// The kind.
-    pub fn kind(&self) -> &SeverityKind {
+    pub fn kind(&self) -> &ScoreKind {
         &self.kind
     }
 
@@ -404,12 +404,9 @@ mod tests {
     #[test]
     fn severity_and_reference_kinds_round_trip() {
         for k in ["CVSS_V2", "CVSS_V3", "CVSS_V4", "Ubuntu", "Vendor"] {
-            assert_eq!(SeverityKind::parse(k).expect(k).as_str(), k);
+            assert_eq!(ScoreKind::parse(k).expect(k).as_str(), k);
         }
-        assert_eq!(
-            SeverityKind::parse("CVSS_V3").expect("v3"),
-            SeverityKind::CvssV3
-        );
+        assert_eq!(ScoreKind::parse("CVSS_V3").expect("v3"), ScoreKind::CvssV3);
         for k in [
             "ADVISORY",
             "ARTICLE",
