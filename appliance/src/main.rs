@@ -3,7 +3,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use appliance::cli::{self, EXIT_ERROR};
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use appliance::cli::{self, Done};
+use appliance::server::{self, LogFormat};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// mimalloc: scans allocate many short-lived strings on several threads next to a large,
@@ -189,20 +193,30 @@ enum AuditCmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let code = match cli.cmd {
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("stella-appliance: error: {}", cli::error_line(&e));
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}
+
+/// Runs the command; printing happens here and nowhere in the library.
+fn run() -> anyhow::Result<u8> {
+    let done = match Cli::parse().cmd {
         Cmd::Init {
             data,
             trust,
             threshold,
             site,
-        } => cli::init(&data, &trust, threshold, site),
+        } => cli::init(&data, &trust, threshold, site)?,
         Cmd::Import {
             data,
             file,
             signature,
             json,
-        } => cli::import_kit(&data, &file, signature, json),
+        } => cli::import_kit(&data, &file, signature, json)?,
         Cmd::Serve {
             data,
             listen,
@@ -211,81 +225,79 @@ fn main() -> ExitCode {
             tls_cert,
             tls_key,
         } => {
-            appliance::server::install_tracing(if log_format == "json" {
-                appliance::server::LogFormat::Json
+            server::install_tracing(if log_format == "json" {
+                LogFormat::Json
             } else {
-                appliance::server::LogFormat::Text
+                LogFormat::Text
             });
-            serve(appliance::server::ServeOptions {
+            serve(server::ServeOptions {
                 data,
                 listen,
                 config,
                 tls_cert,
                 tls_key,
-            })
+            })?;
+            Done::default()
         }
-        Cmd::Token { data, client } => cli::token(&data, &client),
-        Cmd::Status { data, json } => cli::status(&data, json),
-        Cmd::Rollback { data, to } => cli::rollback(&data, to),
+        Cmd::Token { data, client } => cli::token(&data, &client)?,
+        Cmd::Status { data, json } => cli::status(&data, json)?,
+        Cmd::Rollback { data, to } => cli::rollback(&data, to)?,
         Cmd::Audit {
             cmd: AuditCmd::Verify { data },
-        } => cli::audit_verify(&data),
+        } => cli::audit_verify(&data)?,
         Cmd::Evidence {
             cmd: EvidenceCmd::Export { data, scan_id, out },
-        } => cli::evidence_export(&data, &scan_id, out),
-        Cmd::Replay { data, scan_id } => cli::replay(&data, &scan_id),
+        } => cli::evidence_export(&data, &scan_id, out)?,
+        Cmd::Replay { data, scan_id } => cli::replay(&data, &scan_id)?,
         Cmd::Quickstart {
             listen,
             dir,
             samples,
             no_serve,
-        } => match appliance::quickstart::prepare(dir, samples) {
-            Ok(demo) => {
-                demo.print(listen);
-                if no_serve {
-                    cli::EXIT_OK
-                } else {
-                    appliance::server::install_tracing(appliance::server::LogFormat::Text);
-                    serve(appliance::server::ServeOptions {
-                        data: demo.data.clone(),
-                        listen,
-                        config: None,
-                        tls_cert: None,
-                        tls_key: None,
-                    })
-                }
+        } => {
+            let demo = appliance::quickstart::prepare(dir, samples).context("quickstart")?;
+            print(&Done::text(demo.summary(listen)));
+            if !no_serve {
+                server::install_tracing(LogFormat::Text);
+                serve(server::ServeOptions {
+                    data: demo.data.clone(),
+                    listen,
+                    config: None,
+                    tls_cert: None,
+                    tls_key: None,
+                })?;
             }
-            Err(e) => cli::fail(EXIT_ERROR, format!("quickstart: {e:#}")),
-        },
+            Done::default()
+        }
         Cmd::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "stella-appliance",
-                &mut std::io::stdout(),
-            );
-            cli::EXIT_OK
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "stella-appliance", &mut out);
+            Done::text(String::from_utf8_lossy(&out))
         }
     };
-    ExitCode::from(code)
+    print(&done);
+    Ok(done.exit_code())
 }
 
-fn serve(opts: appliance::server::ServeOptions) -> u8 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
+fn print(done: &Done) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(done.out.as_bytes());
+    let _ = out.flush();
+    for n in &done.notes {
+        eprintln!("{n}");
+    }
+}
+
+fn serve(opts: server::ServeOptions) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return cli::fail(EXIT_ERROR, format!("starting the runtime: {e}")),
-    };
-    match rt.block_on(appliance::server::serve(opts)) {
-        Ok(()) => cli::EXIT_OK,
+        .context("starting the runtime")?;
+    rt.block_on(server::serve(opts)).map_err(|e| match e {
         // A certificate, key or setting the site must fix: exit 2 ("usage or
         // configuration error"), not 4 (I/O), so a unit file can tell them apart.
-        Err(
-            e @ (appliance::server::ServeError::Tls(_)
-            | appliance::server::ServeError::State(appliance::server::StateError::Config(_))),
-        ) => cli::fail(cli::EXIT_USAGE, e),
-        Err(e) => cli::fail(EXIT_ERROR, format!("{e:#}")),
-    }
+        e @ (server::ServeError::Tls(_)
+        | server::ServeError::State(server::StateError::Config(_))) => cli::usage(e),
+        e => anyhow::Error::new(e),
+    })
 }

@@ -250,38 +250,45 @@ pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
 }
 
 impl Demo {
-    /// Prints what was done and the three next steps.
-    pub fn print(&self, listen: SocketAddr) {
-        println!(
+    /// What was done and the three next steps, for the binary to print.
+    pub fn summary(&self, listen: SocketAddr) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
             "Stella Ops Offline quickstart — demo in {}",
             self.root.display()
         );
-        println!(
+        let _ = writeln!(
+            o,
             "  kit      {} ({} advisories, signed; check: minisign -Vm {} -p {})",
             self.kit.display(),
             self.advisories,
             self.kit.display(),
             self.vendor_pub.display()
         );
-        println!("  data     {}", self.data.display());
-        println!();
-        println!("Next steps:");
+        let _ = writeln!(o, "  data     {}", self.data.display());
+        let _ = writeln!(o);
+        let _ = writeln!(o, "Next steps:");
         let sbom = self
             .sample_sbom
             .as_ref()
             .map_or_else(|| "bom.json".to_string(), |p| p.display().to_string());
-        println!("  1. scan an SBOM from CI:");
-        println!(
+        let _ = writeln!(o, "  1. scan an SBOM from CI:");
+        let _ = writeln!(
+            o,
             "       export STELLA_SERVER=http://{listen} STELLA_TOKEN_FILE={}",
             self.root.join("token").display()
         );
-        println!("       stella scan --sbom {sbom}");
-        println!(
+        let _ = writeln!(o, "       stella scan --sbom {sbom}");
+        let _ = writeln!(
+            o,
             "  2. open the console: http://{listen}/  (user admin, password {})",
             self.password
         );
-        println!("  3. see the quota left today: stella quota");
-        println!();
-        println!("Ctrl-C stops the server.");
+        let _ = writeln!(o, "  3. see the quota left today: stella quota");
+        let _ = writeln!(o);
+        let _ = writeln!(o, "Ctrl-C stops the server.");
+        o
     }
 }
