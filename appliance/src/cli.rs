@@ -206,12 +206,8 @@ pub fn init(
 }
 
 fn open(data: &Path) -> anyhow::Result<DataDir> {
-    DataDir::open(data).map_err(|e| {
-        usage(format!(
-            "{e} (create it with `stella-appliance init --data {}`)",
-            data.display()
-        ))
-    })
+    // The error already says how to create one.
+    DataDir::open(data).map_err(usage)
 }
 
 /// `import`.
