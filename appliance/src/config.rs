@@ -9,6 +9,14 @@
 //! policy_file = "/etc/stella/policy.yaml"   # initial policy when none is stored yet
 //! log_format = "text"              # or "json"
 //! durability = "strict"            # or "relaxed" (see store::Durability)
+//! header_timeout_secs = 15         # a request's headers must arrive within this, and an
+//!                                  # idle keep-alive connection is closed after it
+//! upload_timeout_secs = 3600       # the console's kit upload (large, from USB) may take this
+//! max_connections = 4096           # open connections; more are closed on accept
+//! max_connections_per_address = 256  # open connections from one client address
+//! max_inflight_body_bytes = 0      # request bodies held at once (0: a quarter of RAM);
+//!                                  # a scan beyond it gets 503 + Retry-After
+//! min_free_bytes = 268435456       # below this free on the data disk, /readyz says why
 //!
 //! [tls]                            # optional: serve HTTPS (both or neither)
 //! cert = "/etc/stella/tls/cert.pem"   # PEM chain, end-entity certificate first
@@ -104,6 +112,20 @@ pub struct Config {
     pub durability: DurabilitySetting,
     /// How often the active kit is re-checked (seconds; picks up a CLI import or rollback).
     pub kit_poll_secs: u64,
+    /// A request's headers must arrive within this (seconds); also how long an idle
+    /// keep-alive connection stays open.
+    pub header_timeout_secs: u64,
+    /// Time limit of the console's kit upload (seconds).
+    pub upload_timeout_secs: u64,
+    /// Connections open at once; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_address: usize,
+    /// Request body bytes admitted at once (0: a quarter of the machine's memory); a scan
+    /// beyond the budget is answered 503 with `Retry-After`.
+    pub max_inflight_body_bytes: u64,
+    /// Free space on the data disk below which `/readyz` reports "insufficient storage".
+    pub min_free_bytes: u64,
     /// Optional TLS (the `[tls]` table).
     pub tls: TlsSettings,
 }
@@ -120,6 +142,12 @@ impl Default for Config {
             log_format: LogFormat::Text,
             durability: DurabilitySetting::Strict,
             kit_poll_secs: 5,
+            header_timeout_secs: 15,
+            upload_timeout_secs: 3600,
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            max_inflight_body_bytes: 0,
+            min_free_bytes: 256 << 20,
             tls: TlsSettings::default(),
         }
     }
@@ -235,6 +263,28 @@ impl Config {
         )?;
         num(&env, "STELLA_TOKEN_LEEWAY_SECS", &mut c.token_leeway_secs)?;
         num(&env, "STELLA_KIT_POLL_SECS", &mut c.kit_poll_secs)?;
+        num(
+            &env,
+            "STELLA_HEADER_TIMEOUT_SECS",
+            &mut c.header_timeout_secs,
+        )?;
+        num(
+            &env,
+            "STELLA_UPLOAD_TIMEOUT_SECS",
+            &mut c.upload_timeout_secs,
+        )?;
+        num(&env, "STELLA_MAX_CONNECTIONS", &mut c.max_connections)?;
+        num(
+            &env,
+            "STELLA_MAX_CONNECTIONS_PER_ADDRESS",
+            &mut c.max_connections_per_address,
+        )?;
+        num(
+            &env,
+            "STELLA_MAX_INFLIGHT_BODY_BYTES",
+            &mut c.max_inflight_body_bytes,
+        )?;
+        num(&env, "STELLA_MIN_FREE_BYTES", &mut c.min_free_bytes)?;
         if let Some(v) = env("STELLA_AUDIT_SCANS") {
             c.audit_scans = match v.trim() {
                 "1" | "true" | "yes" => true,
@@ -328,8 +378,58 @@ impl Config {
                 msg: "must be at least 1",
             });
         }
+        for (key, v, max, msg) in [
+            (
+                "header_timeout_secs",
+                self.header_timeout_secs,
+                3600,
+                "must be between 1 and 3600",
+            ),
+            (
+                "upload_timeout_secs",
+                self.upload_timeout_secs,
+                86_400,
+                "must be between 1 and 86400",
+            ),
+        ] {
+            if v == 0 || v > max {
+                return Err(ConfigError::Range { key, msg });
+            }
+        }
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return Err(ConfigError::Range {
+                key: "max_connections / max_connections_per_address",
+                msg: "must be at least 1",
+            });
+        }
+        if self.max_inflight_body_bytes != 0
+            && self.max_inflight_body_bytes < self.max_sbom_bytes as u64
+        {
+            return Err(ConfigError::Range {
+                key: "max_inflight_body_bytes",
+                msg: "must be 0 (a quarter of RAM) or at least max_sbom_bytes",
+            });
+        }
         self.tls.files()?;
         Ok(())
+    }
+
+    /// The request-body budget in force: the configured one, or a quarter of the
+    /// machine's memory (`/proc/meminfo`; 1 GiB when that cannot be read), never below
+    /// one SBOM of the largest size.
+    pub fn inflight_body_budget(&self) -> u64 {
+        if self.max_inflight_body_bytes != 0 {
+            return self.max_inflight_body_bytes;
+        }
+        let ram = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map(|kib| kib * 1024);
+        (ram.unwrap_or(4 << 30) / 4).max(self.max_sbom_bytes as u64)
     }
 
     /// The store options these settings ask for.

@@ -18,6 +18,7 @@ pub struct Metrics {
     scan_errors: AtomicU64,
     rejected_sboms: AtomicU64,
     quota_refusals: AtomicU64,
+    busy_refusals: AtomicU64,
     auth_failures: AtomicU64,
     buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
@@ -70,6 +71,11 @@ impl Metrics {
     /// Counts a 429.
     pub fn quota_refused(&self) {
         self.quota_refusals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a scan refused with 503 because the in-flight body budget was spent.
+    pub fn busy_refused(&self) {
+        self.busy_refusals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a 401 on a client endpoint.
@@ -127,6 +133,12 @@ impl Metrics {
         );
         let _ = writeln!(s, "# TYPE stella_quota_refusals_total counter");
         let _ = writeln!(s, "stella_quota_refusals_total {}", l(&self.quota_refusals));
+        let _ = writeln!(
+            s,
+            "# HELP stella_busy_refusals_total Scans refused with 503 (in-flight body budget spent)."
+        );
+        let _ = writeln!(s, "# TYPE stella_busy_refusals_total counter");
+        let _ = writeln!(s, "stella_busy_refusals_total {}", l(&self.busy_refusals));
         let _ = writeln!(
             s,
             "# HELP stella_auth_failures_total Client requests refused with 401."

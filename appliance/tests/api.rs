@@ -525,7 +525,7 @@ async fn every_bad_token_is_refused_with_401_json() {
     let key = env.appliance_key();
     let iss = env.appliance_id();
     let now = OffsetDateTime::now_utc();
-    let good = claims("ci-x", &iss, now, 333);
+    let good = claims("ci-b", &iss, now, 333);
     let mut expired = good.clone();
     expired.exp = (now - time::Duration::days(1)).unix_timestamp();
     expired.nbf = Some((now - time::Duration::days(31)).unix_timestamp());
@@ -534,7 +534,7 @@ async fn every_bad_token_is_refused_with_401_json() {
     not_yet.nbf = Some((now + time::Duration::days(1)).unix_timestamp());
     let mut revoked = good.clone();
     revoked.jti = Some("jti-revoked".into());
-    let wrong_iss = claims("ci-x", "stella-kit:test", now, 333);
+    let wrong_iss = claims("ci-b", "stella-kit:test", now, 333);
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing header", None),
         ("garbage", Some("not.a.jwt".into())),

@@ -958,7 +958,7 @@ fn a_newer_schema_is_refused() {
         EmbeddedStore::open(dir.path(), fast_options()),
         Err(StoreError::SchemaTooNew {
             found: 99,
-            supported: 2
+            supported: 3
         })
     ));
 }

@@ -17,6 +17,36 @@ pub const MAX_REVOKED: usize = 100_000;
 /// Largest token accepted (bytes).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// What a revocation names: a whole client, or one token. Kits revoke tokens
+/// (`tokens/revoked.json`); an appliance operator may revoke either locally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationKind {
+    /// A client (token `sub`): every token of it.
+    Client,
+    /// One token, by its `jti`.
+    Token,
+}
+
+impl RevocationKind {
+    /// `client` or `token`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Token => "token",
+        }
+    }
+
+    /// Parses `client` or `token`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client" => Some(Self::Client),
+            "token" => Some(Self::Token),
+            _ => None,
+        }
+    }
+}
+
 /// `tokens/clients.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

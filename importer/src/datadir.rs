@@ -220,6 +220,13 @@ impl DataDir {
         self.root.join("kits")
     }
 
+    /// Bytes free for an unprivileged writer on the file system holding the kits (and
+    /// the stores): what an import and a scan can still write.
+    pub fn free_bytes(&self) -> std::io::Result<u64> {
+        let st = rustix::fs::statvfs(self.kits_dir()).map_err(std::io::Error::from)?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
     /// `DIR/current` (symlink to the active kit).
     pub fn current_link(&self) -> PathBuf {
         self.root.join("current")

@@ -100,6 +100,26 @@ pub trait Console: Send + Sync + 'static {
 
     /// Activates a kit staged by [`Console::import_kit`], atomically.
     fn activate_kit(&self, import_id: &str, actor: &str) -> Result<KitInfo, ConsoleError>;
+
+    /// Revokes a client (every token of it) or one token on this appliance, with the
+    /// operator's reason; in force until lifted. Revoking what already is revoked is not
+    /// an error.
+    fn revoke(
+        &self,
+        target: RevokeTarget,
+        id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), ConsoleError>;
+
+    /// Lifts a revocation made on this appliance ([`ConsoleError::NotFound`] when there is
+    /// none).
+    fn lift_revocation(
+        &self,
+        target: RevokeTarget,
+        id: &str,
+        actor: &str,
+    ) -> Result<(), ConsoleError>;
 }
 
 /// A failure inside the appliance, as seen by the web layer.
@@ -567,6 +587,20 @@ pub struct TokensView {
     pub clients: Vec<ClientToken>,
 }
 
+/// What a revocation names (the kit format's own vocabulary).
+pub use bundles::tokens::RevocationKind as RevokeTarget;
+
+/// A revocation in force on this appliance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationInfo {
+    /// Who revoked it.
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
 /// One client with its re-signed token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientToken {
@@ -582,6 +616,12 @@ pub struct ClientToken {
     pub expires: OffsetDateTime,
     /// The appliance-signed JWT.
     pub token: String,
+    /// The token's id (`jti`), when it has one.
+    pub token_id: Option<String>,
+    /// The client is revoked on this appliance.
+    pub revoked: Option<RevocationInfo>,
+    /// The current token is revoked (on this appliance, or by the kit).
+    pub token_revoked: bool,
 }
 
 // ----- audit ------------------------------------------------------------------------

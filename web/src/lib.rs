@@ -36,12 +36,15 @@ mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::handler::Handler as _;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 pub use console::*;
 pub use error::WebError;
@@ -69,15 +72,22 @@ pub struct WebOptions {
     /// Where uploads are streamed to. Put it on the same file system as the appliance's
     /// staging area so that accepting a kit is a rename, not a copy.
     pub upload_dir: PathBuf,
+    /// Time limit of every page and form (a slow client gets 408 and its connection back).
+    pub request_timeout: Duration,
+    /// Time limit of the kit upload (gigabytes from a USB stick take minutes).
+    pub upload_timeout: Duration,
 }
 
 impl Default for WebOptions {
-    /// Safe defaults: `Secure` cookies, a 4 GiB upload cap, the system temp directory.
+    /// Safe defaults: `Secure` cookies, a 4 GiB upload cap, the system temp directory,
+    /// 30 s per page, an hour per kit upload.
     fn default() -> Self {
         WebOptions {
             secure_cookies: true,
             max_upload: 4 << 30,
             upload_dir: std::env::temp_dir(),
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -87,6 +97,8 @@ impl Default for WebOptions {
 /// The router has no fallback of its own so the appliance can `merge` it with its API
 /// and registry routes.
 pub fn router(console: Arc<dyn Console>, opts: WebOptions) -> Router {
+    let timeout = |d| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, d);
+    let (page_limit, upload_limit) = (timeout(opts.request_timeout), timeout(opts.upload_timeout));
     let state = AppState::new(console, opts);
     Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
@@ -105,17 +117,21 @@ pub fn router(console: Arc<dyn Console>, opts: WebOptions) -> Router {
             get(pages::policy::show).post(pages::policy::save),
         )
         .route("/policy/versions/{version}", get(pages::policy::version))
+        .route("/kits/activate", post(pages::kits::activate))
+        .route("/tokens", get(pages::tokens::show))
+        .route("/tokens/revoke", post(pages::tokens::revoke))
+        .route("/tokens/lift", post(pages::tokens::lift))
+        .route("/audit", get(pages::audit::show))
+        .route("/static/{version}/{name}", get(assets::serve))
+        // Every route above gets the page time limit; the kit upload below its own.
+        .route_layer(page_limit)
         .route(
             "/kits",
-            get(pages::kits::show)
-                .post(pages::kits::upload)
+            get(pages::kits::show.layer(page_limit))
+                .post(pages::kits::upload.layer(upload_limit))
                 // Why: the upload handler enforces `max_upload` itself while streaming.
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/kits/activate", post(pages::kits::activate))
-        .route("/tokens", get(pages::tokens::show))
-        .route("/audit", get(pages::audit::show))
-        .route("/static/{version}/{name}", get(assets::serve))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(header_layer(
             header::CONTENT_SECURITY_POLICY,

@@ -29,6 +29,7 @@ fn app() -> App {
         secure_cookies: true,
         max_upload: UPLOAD_CAP,
         upload_dir: upload_dir.path().to_owned(),
+        ..WebOptions::default()
     };
     let router = web::router(fake.clone(), opts);
     App {
@@ -599,6 +600,14 @@ async fn state_changing_forms_refuse_missing_or_wrong_csrf_tokens() {
                 ]),
             ),
             ("/kits/activate", with(vec![("import_id", "imp-1".into())])),
+            (
+                "/tokens/revoke",
+                with(vec![
+                    ("target", "client".into()),
+                    ("id", "ci-payments".into()),
+                    ("reason", "leaked".into()),
+                ]),
+            ),
             ("/logout", with(vec![])),
         ];
         for (path, fields) in cases {
@@ -620,6 +629,77 @@ async fn state_changing_forms_refuse_missing_or_wrong_csrf_tokens() {
         send(&app.router, get("/", Some(&cookie))).await.status(),
         StatusCode::OK
     );
+}
+
+// ----- tokens ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn revoking_a_client_needs_a_reason_shows_on_the_page_and_can_be_lifted() {
+    let app = app();
+    let (cookie, _) = login(&app).await;
+    let page = body_text(send(&app.router, get("/tokens", Some(&cookie))).await).await;
+    let csrf = csrf_in(&page);
+    let client = "ci-payments";
+    assert!(page.contains("Revoke client"), "{page}");
+    // No reason: refused, nothing changes.
+    let no_reason = [
+        ("csrf", csrf.as_str()),
+        ("target", "client"),
+        ("id", client),
+        ("reason", " "),
+    ];
+    let resp = send(
+        &app.router,
+        post_form("/tokens/revoke", Some(&cookie), &no_reason),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // A bad target is refused too.
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("target", "everyone"),
+        ("id", client),
+        ("reason", "x"),
+    ];
+    let resp = send(
+        &app.router,
+        post_form("/tokens/revoke", Some(&cookie), &bad),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let page = body_text(send(&app.router, get("/tokens", Some(&cookie))).await).await;
+    assert!(!page.contains("revoked by"), "nothing revoked yet");
+    let ok = [
+        ("csrf", csrf.as_str()),
+        ("target", "client"),
+        ("id", client),
+        ("reason", "token leaked in a CI log"),
+    ];
+    let resp = send(&app.router, post_form("/tokens/revoke", Some(&cookie), &ok)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/tokens");
+    let page = body_text(send(&app.router, get("/tokens", Some(&cookie))).await).await;
+    assert!(page.contains("revoked by admin"), "{page}");
+    assert!(page.contains("token leaked in a CI log"));
+    assert!(page.contains("Lift revocation"));
+    assert!(
+        app.fake
+            .audit_actions()
+            .iter()
+            .any(|(_, a, _)| a == "revocation.add")
+    );
+    let lift = [
+        ("csrf", csrf.as_str()),
+        ("target", "client"),
+        ("id", client),
+    ];
+    let resp = send(&app.router, post_form("/tokens/lift", Some(&cookie), &lift)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = body_text(send(&app.router, get("/tokens", Some(&cookie))).await).await;
+    assert!(!page.contains("revoked by"), "lifted");
+    // Lifting again: nothing to lift.
+    let resp = send(&app.router, post_form("/tokens/lift", Some(&cookie), &lift)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
 // ----- mute -----------------------------------------------------------------------
@@ -1135,6 +1215,12 @@ impl Console for Broken {
     }
     fn activate_kit(&self, i: &str, a: &str) -> Result<web::KitInfo, ConsoleError> {
         self.0.activate_kit(i, a)
+    }
+    fn revoke(&self, t: web::RevokeTarget, i: &str, r: &str, a: &str) -> Result<(), ConsoleError> {
+        self.0.revoke(t, i, r, a)
+    }
+    fn lift_revocation(&self, t: web::RevokeTarget, i: &str, a: &str) -> Result<(), ConsoleError> {
+        self.0.lift_revocation(t, i, a)
     }
 }
 

@@ -36,7 +36,7 @@ use crate::service::operators::{self, Login};
 use crate::service::policy::{Actor, PolicyChange};
 use crate::service::{ServiceError, Via};
 use crate::state::{ActiveKit, AppState};
-use crate::store::{PageRequest, ScanFilter, ScanId, ScanSummary, Store};
+use crate::store::{PageRequest, RevocationKind, ScanFilter, ScanId, ScanSummary, Store};
 
 pub use crate::service::operators::SESSION_TTL;
 /// Audit records per page of the audit viewer.
@@ -109,13 +109,21 @@ pub fn default_web_options(state: &AppState) -> web::WebOptions {
 /// `Secure` exactly when the service itself speaks TLS (`[tls]` configured), so a
 /// browser never sends the session cookie over plain HTTP.
 pub fn serve_web_options(state: &AppState, secure_cookies: bool) -> web::WebOptions {
-    web_options(state.data.root(), secure_cookies).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "console uploads fall back to the temp directory");
-        web::WebOptions {
-            secure_cookies,
-            ..web::WebOptions::default()
-        }
-    })
+    let c = &state.config;
+    let timeouts = |o: web::WebOptions| web::WebOptions {
+        request_timeout: std::time::Duration::from_secs(c.request_timeout_secs),
+        upload_timeout: std::time::Duration::from_secs(c.upload_timeout_secs),
+        ..o
+    };
+    timeouts(
+        web_options(state.data.root(), secure_cookies).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "console uploads fall back to the temp directory");
+            web::WebOptions {
+                secure_cookies,
+                ..web::WebOptions::default()
+            }
+        }),
+    )
 }
 
 /// The real console. Cheap to share (`Arc`); holds the service's [`AppState`].
@@ -727,6 +735,7 @@ impl web::Console for ApplianceConsole {
     fn tokens(&self) -> Result<TokensView, ConsoleError> {
         let now = now();
         let kit = self.state.kit();
+        let local = self.store().revocations()?;
         let clients = kit
             .as_ref()
             .map(|k| {
@@ -740,6 +749,21 @@ impl web::Console for ApplianceConsole {
                         max_scans_per_day: c.max_scans_per_day,
                         expires: OffsetDateTime::from_unix_timestamp(c.exp).unwrap_or(k.expires_at),
                         token: c.token.clone(),
+                        token_id: c.jti.clone(),
+                        revoked: local
+                            .iter()
+                            .find(|r| r.kind == RevocationKind::Client && r.id == c.id)
+                            .map(|r| web::RevocationInfo {
+                                by: r.actor.clone(),
+                                reason: r.reason.clone(),
+                                at: r.created_at,
+                            }),
+                        token_revoked: c.jti.as_ref().is_some_and(|j| {
+                            k.revoked.contains(j)
+                                || local
+                                    .iter()
+                                    .any(|r| r.kind == RevocationKind::Token && r.id == *j)
+                        }),
                     })
                     .collect()
             })
@@ -983,6 +1007,32 @@ impl web::Console for ApplianceConsole {
             )),
             Err(e) => Err(internal(e)),
         }
+    }
+
+    fn revoke(
+        &self,
+        target: web::RevokeTarget,
+        id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), ConsoleError> {
+        crate::service::clients::revoke(&self.state, actor, Via::Console, target, id, reason)?;
+        Ok(())
+    }
+
+    fn lift_revocation(
+        &self,
+        target: web::RevokeTarget,
+        id: &str,
+        actor: &str,
+    ) -> Result<(), ConsoleError> {
+        Ok(crate::service::clients::lift(
+            &self.state,
+            actor,
+            Via::Console,
+            target,
+            id,
+        )?)
     }
 
     fn activate_kit(&self, import_id_text: &str, _actor: &str) -> Result<KitInfo, ConsoleError> {

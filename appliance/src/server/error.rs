@@ -114,11 +114,8 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        if e.is_client_error() {
-            Self::bad_request("invalid_request", e.to_string())
-        } else {
-            Self::internal(e)
-        }
+        // One mapping of store errors: the service layer's.
+        crate::service::ServiceError::from(e).into()
     }
 }
 
@@ -134,6 +131,12 @@ impl From<crate::service::ServiceError> for ApiError {
             E::NotFound(m) => Self::not_found(m),
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             E::NoKit => Self::no_kit(),
+            E::InsufficientStorage(m) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "insufficient_storage",
+                format!("insufficient storage: {m}"),
+            )
+            .with_header(axum::http::header::RETRY_AFTER, "60"),
             E::Internal(m) => Self::internal(m),
         }
     }

@@ -18,13 +18,16 @@
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | none |
 //! | `GET /api/v1/quota`, `POST /api/v1/scan`, `POST /api/v1/layers/missing` | client token |
 //! | `GET /api/v1/scans/{id}`, `GET /api/v1/scans/{id}/evidence`, `GET /api/v1/scans/{id}/bundle` | client token (own scans) or operator |
-//! | `GET /api/v1/scans`, `POST /api/v1/token/offline`, `GET/PUT /api/v1/policy`, `GET/POST/DELETE /api/v1/policy/mute` | operator (session cookie or HTTP Basic) |
+//! | `GET /api/v1/scans`, `POST /api/v1/token/offline`, `GET/PUT /api/v1/policy`, `GET/POST/DELETE /api/v1/policy/mute`, `GET /api/v1/clients`, `POST /api/v1/revocations`, `DELETE /api/v1/revocations/{kind}/{id}` | operator (session cookie — with `X-CSRF-Token` on changes — or HTTP Basic) |
 //! | `/v2/…` | none (read-only OCI registry, [`crate::registry`]) |
 //! | `/`, `/login`, `/scans`, `/kits`, … | operator session (the web console, [`crate::console`]) |
 //!
-//! Layers (outermost first): tracing, request timeout (408), concurrency limit (excess
-//! requests wait), then the handlers, which bound every body themselves (413 with a JSON
-//! error).
+//! Connections (see [`serve_on`]): a request's headers must arrive within
+//! `header_timeout_secs` (which also closes idle keep-alive connections), and
+//! connections are capped in all and per client address. Layers (outermost first):
+//! tracing, request timeout (408), concurrency limit (excess requests wait), then the
+//! handlers, which bound every body themselves (413 with a JSON error) and admit scan
+//! bodies against a global memory budget (503 with `Retry-After` beyond it).
 
 pub mod auth;
 pub mod error;
@@ -39,7 +42,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::serve::ListenerExt as _;
 
 pub use crate::config::{Config, LogFormat};
 pub use crate::state::{ActiveKit, AppState, StateError};
@@ -122,6 +124,12 @@ pub fn router_for(state: AppState, transport: Transport) -> Router {
         .route("/api/v1/scans/{id}/bundle", get(h::get_bundle))
         .route("/api/v1/layers/missing", post(h::layers_missing))
         .route("/api/v1/token/offline", post(h::token_offline))
+        .route("/api/v1/clients", get(h::list_clients))
+        .route("/api/v1/revocations", post(h::revoke))
+        .route(
+            "/api/v1/revocations/{kind}/{id}",
+            delete(h::lift_revocation),
+        )
         .route("/api/v1/policy", get(h::get_policy).put(h::put_policy))
         .route(
             "/api/v1/policy/mute",
@@ -135,8 +143,9 @@ pub fn router_for(state: AppState, transport: Transport) -> Router {
     let registry = crate::registry::router(Arc::new(crate::registry::CurrentLink(
         state.data.current_link(),
     )));
-    // The web console at `/`. Merged after the timeout layer: a kit upload streams
-    // gigabytes and its verification takes longer than an API request may.
+    // The web console at `/`. Merged after the API's timeout layer: the console sets its
+    // own (pages: request_timeout_secs; the kit upload, which streams gigabytes and is
+    // verified in the request: upload_timeout_secs).
     let secure = transport == Transport::Https;
     let console = crate::console::router(&state, crate::console::serve_web_options(&state, secure));
     let app = api
@@ -270,16 +279,7 @@ where
     });
     tracing::info!(%addr, ?transport, pool, kit = ?state.kit().map(|k| k.id.clone()), "serving");
     let app = router_for(state.clone(), transport);
-    // Handlers see the peer address (`ConnectInfo<SocketAddr>`: the console's per-address
-    // login backoff and its audit records). axum provides that for any listener wrapped
-    // by `tap_io`; the tap itself does nothing.
-    let listener = listener.tap_io(|_| {});
-    let r = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    accept_loop(listener, app, &state.config, shutdown).await;
     poll.abort();
     // Wait for the poller to drop its state clone, so the store (and its sled lock) is
     // released when this function returns.
@@ -288,7 +288,139 @@ where
         tracing::error!(error = %e, "flushing the store at shutdown");
     }
     tracing::info!("stopped");
-    r
+    Ok(())
+}
+
+/// Open connections, in all and per client address, with a guard per connection.
+#[derive(Default)]
+struct Connections {
+    per_address: parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+/// Releases one connection's slots when the connection ends.
+struct ConnectionSlot {
+    conns: Arc<Connections>,
+    ip: std::net::IpAddr,
+}
+
+impl Connections {
+    /// Takes a slot for a new connection from `ip`, or says which limit it would exceed.
+    fn admit(
+        self: &Arc<Self>,
+        ip: std::net::IpAddr,
+        config: &Config,
+    ) -> Result<ConnectionSlot, &'static str> {
+        use std::sync::atomic::Ordering;
+        let mut map = self.per_address.lock();
+        let n = map.entry(ip).or_insert(0);
+        if *n >= config.max_connections_per_address {
+            return Err("max_connections_per_address");
+        }
+        if self.total.fetch_add(1, Ordering::AcqRel) >= config.max_connections {
+            self.total.fetch_sub(1, Ordering::AcqRel);
+            return Err("max_connections");
+        }
+        *n += 1;
+        Ok(ConnectionSlot {
+            conns: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.conns
+            .total
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        let mut map = self.conns.per_address.lock();
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, then lets the open ones finish their requests.
+///
+/// hyper's HTTP/1 server with a timer: a request's headers must arrive within
+/// `header_timeout_secs`, which also closes an idle keep-alive connection (the timer runs
+/// whenever the connection waits for a request head); bodies are bounded by the request
+/// timeouts of the routes. A connection beyond `max_connections` or
+/// `max_connections_per_address` is closed at once. Every handler sees the peer address
+/// (`ConnectInfo<SocketAddr>`: per-address login backoff, audit records).
+async fn accept_loop<L>(
+    mut listener: L,
+    app: Router,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let (signal_tx, signal_rx) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        shutdown.await;
+        drop(signal_rx);
+    });
+    let (close_tx, close_rx) = tokio::sync::watch::channel(());
+    let conns = Arc::new(Connections::default());
+    let header_timeout = Duration::from_secs(config.header_timeout_secs);
+    loop {
+        let (io, peer) = tokio::select! {
+            conn = listener.accept() => conn,
+            () = signal_tx.closed() => break,
+        };
+        let slot = match conns.admit(peer.ip(), config) {
+            Ok(slot) => slot,
+            Err(limit) => {
+                tracing::warn!(%peer, limit, "connection refused: too many open connections");
+                drop(io);
+                continue;
+            }
+        };
+        let svc =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req.map(axum::body::Body::new)
+                });
+        let hyper_svc = hyper_util::service::TowerToHyperService::new(svc);
+        let (signal_tx, close_rx) = (signal_tx.clone(), close_rx.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let conn = builder
+                .serve_connection(TokioIo::new(io), hyper_svc)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let mut closing = std::pin::pin!(signal_tx.closed());
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(%peer, error = %e, "connection ended");
+                        }
+                        break;
+                    }
+                    () = &mut closing => conn.as_mut().graceful_shutdown(),
+                }
+            }
+            drop(close_rx);
+        });
+    }
+    drop(close_rx);
+    drop(listener);
+    close_tx.closed().await;
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,21 +1,28 @@
 //! Client tokens: who may scan, and where their quota is counted.
 //!
-//! Client tokens are accepted only when signed by **this appliance's** key (the importer
-//! re-signs the vendor's tokens), with `iss` = the appliance id, `aud` = the site when
-//! the appliance has one, inside `nbf`/`exp`, and with a `jti` the active kit does not
-//! revoke. `signing::jwt::verify` refuses `alg: none`, HMAC algorithms and any key but
-//! the one in the trust root, so a vendor-signed (not re-signed) token fails too.
+//! A client token is accepted only when
 //!
-//! Quota key: `<sub>:<jti>` (each issued token has its own daily counter, as the seeds'
-//! "per token" quota says); a token without `jti` counts under `<sub>` alone. A `jti`
-//! that is not made of quota-key characters is replaced by its sha256 prefix.
+//! 1. it is signed by **this appliance's** key (the importer re-signs the vendor's
+//!    tokens), with `iss` = the appliance id, `aud` = the site when the appliance has one,
+//!    inside `nbf`/`exp` — `signing::jwt::verify` refuses `alg: none`, HMAC algorithms and
+//!    any key but the one in the trust root, so a vendor-signed (not re-signed) token
+//!    fails too;
+//! 2. its client (`sub`) is a client of the **active kit**: a client the newest kit no
+//!    longer lists is refused, whatever tokens it still holds;
+//! 3. neither its `jti` is revoked (by the active kit, or locally) nor its client is
+//!    revoked locally ([`revoke`]: an operator's decision on this appliance, audited, in
+//!    force until an operator lifts it — a kit's own revocations add to it).
+//!
+//! The daily quota is counted **per client** (the `sub`), at the limit of the client's
+//! newest token — the one the active kit carries — so a client holding this month's and
+//! last month's tokens shares one counter and does not get twice the quota.
 
 use signing::jwt::{self, Claims, Validation};
 use time::OffsetDateTime;
 
 use super::{ServiceError, ServiceResult};
 use crate::state::AppState;
-use crate::store::QuotaKey;
+use crate::store::{QuotaKey, Revocation, RevocationKind};
 
 /// An authenticated client.
 #[derive(Debug, Clone)]
@@ -28,15 +35,9 @@ pub struct Client {
     pub limit: u32,
 }
 
-/// The quota key of a token (see the module docs).
-pub fn quota_key(claims: &Claims) -> Result<QuotaKey, crate::store::StoreError> {
-    match &claims.jti {
-        None => QuotaKey::new(claims.sub.clone()),
-        Some(j) => QuotaKey::new(format!("{}:{j}", claims.sub)).or_else(|_| {
-            let h = crate::store::Sha256Digest::of(j.as_bytes()).hex();
-            QuotaKey::new(format!("{}:{}", claims.sub, &h[..32]))
-        }),
-    }
+/// The quota key of a client: its id (see the module docs).
+pub fn quota_key(client: &str) -> Result<QuotaKey, crate::store::StoreError> {
+    QuotaKey::new(client.to_owned())
 }
 
 /// Verifies a client's bearer token (`None`: the request had none). A refusal counts in
@@ -70,20 +71,42 @@ fn verify(state: &AppState, token: Option<&str>, now: OffsetDateTime) -> Service
             "client token refused: {e} (only tokens re-signed by this appliance are accepted)"
         ))
     })?;
-    if let Some(kit) = state.kit()
-        && let Some(j) = &claims.jti
-        && kit.revoked.contains(j)
+    let refused = |why: String| ServiceError::Unauthorized(format!("client token refused: {why}"));
+    let revoked = state.local_revocations.read().clone();
+    if let Some(j) = &claims.jti
+        && revoked.contains(&(RevocationKind::Token, j.clone()))
     {
-        return Err(ServiceError::Unauthorized(format!(
-            "client token refused: token id {j:?} is revoked by the active kit"
+        return Err(refused(format!(
+            "token id {j:?} is revoked on this appliance"
         )));
     }
-    let quota_key = quota_key(&claims).map_err(|e| {
-        ServiceError::Unauthorized(format!("client token refused: unusable subject: {e}"))
-    })?;
-    let limit = claims
+    if revoked.contains(&(RevocationKind::Client, claims.sub.clone())) {
+        return Err(refused(format!(
+            "client {:?} is revoked on this appliance",
+            claims.sub
+        )));
+    }
+    let mut limit = claims
         .max_scans_per_day
         .unwrap_or(crate::quota::FREE_SCANS_PER_DAY);
+    if let Some(kit) = state.kit() {
+        if let Some(j) = &claims.jti
+            && kit.revoked.contains(j)
+        {
+            return Err(refused(format!(
+                "token id {j:?} is revoked by the active kit"
+            )));
+        }
+        let Some(current) = kit.tokens.clients.iter().find(|c| c.id == claims.sub) else {
+            return Err(refused(format!(
+                "client {:?} is not a client of the active kit ({}, sequence {}); ask the kit producer to issue it a token",
+                claims.sub, kit.id, kit.sequence
+            )));
+        };
+        limit = current.max_scans_per_day;
+    }
+    let quota_key =
+        quota_key(&claims.sub).map_err(|e| refused(format!("unusable subject: {e}")))?;
     Ok(Client {
         claims,
         quota_key,
@@ -91,19 +114,14 @@ fn verify(state: &AppState, token: Option<&str>, now: OffsetDateTime) -> Service
     })
 }
 
-/// Today's use of a client's token as the scan endpoint counts it (the console's quota
-/// tiles), 0 when the counter cannot be read.
+/// Today's use of a client as the scan endpoint counts it (the console's quota tiles),
+/// 0 when the counter cannot be read.
 pub fn used_today(
     state: &AppState,
     client: &importer::import::ResignedClient,
     now: OffsetDateTime,
 ) -> u32 {
-    let claims = Claims {
-        sub: client.id.clone(),
-        jti: client.jti.clone(),
-        ..Claims::default()
-    };
-    let Ok(key) = quota_key(&claims) else {
+    let Ok(key) = quota_key(&client.id) else {
         return 0;
     };
     state
@@ -156,4 +174,78 @@ pub fn issue_token(
         }),
     )?;
     Ok(c)
+}
+
+/// Revokes a client (every token of it) or one token on this appliance, audited as
+/// `revocation.add`; in force until [`lift`]. `false` when it was already revoked.
+pub fn revoke(
+    st: &AppState,
+    actor: &str,
+    via: super::Via,
+    kind: RevocationKind,
+    id: &str,
+    reason: &str,
+) -> ServiceResult<bool> {
+    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "invalid_revocation",
+            format!("a {} id is 1-256 printable characters", kind.as_str()),
+        ));
+    }
+    if reason.trim().is_empty() {
+        return Err(ServiceError::invalid(
+            "invalid_revocation",
+            "a revocation needs a reason (it goes into the audit log)",
+        ));
+    }
+    let r = Revocation {
+        kind,
+        id: id.to_owned(),
+        actor: actor.to_owned(),
+        reason: reason.to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+    };
+    let _w = st.revocation_write.lock();
+    let added = st.store.revoke(&r)?;
+    if added {
+        st.audit(
+            "revocation.add",
+            serde_json::json!({"actor": actor, "kind": kind.as_str(), "id": id, "reason": reason, "via": via.as_str()}),
+        )?;
+    }
+    reload_revocations(st)?;
+    Ok(added)
+}
+
+/// Lifts a local revocation, audited as `revocation.lift`; not found when there is none.
+pub fn lift(
+    st: &AppState,
+    actor: &str,
+    via: super::Via,
+    kind: RevocationKind,
+    id: &str,
+) -> ServiceResult<()> {
+    let _w = st.revocation_write.lock();
+    if !st.store.lift_revocation(kind, id)? {
+        return Err(ServiceError::NotFound(format!(
+            "no local revocation of {} {id:?}",
+            kind.as_str()
+        )));
+    }
+    st.audit(
+        "revocation.lift",
+        serde_json::json!({"actor": actor, "kind": kind.as_str(), "id": id, "via": via.as_str()}),
+    )?;
+    reload_revocations(st)
+}
+
+fn reload_revocations(st: &AppState) -> ServiceResult<()> {
+    let set = st
+        .store
+        .revocations()?
+        .into_iter()
+        .map(|r| (r.kind, r.id))
+        .collect();
+    *st.local_revocations.write() = std::sync::Arc::new(set);
+    Ok(())
 }

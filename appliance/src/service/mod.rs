@@ -74,6 +74,9 @@ pub enum ServiceError {
     /// The request conflicts with the current state (HTTP 409).
     #[error("{0}")]
     Conflict(String),
+    /// The data disk is full: nothing can be stored until space is freed (HTTP 503).
+    #[error("insufficient storage: {0}")]
+    InsufficientStorage(String),
     /// No kit is active yet (HTTP 503).
     #[error(
         "no Offline Update Kit is active: import one with `stella-appliance import --data DIR kit.ouk`"
@@ -103,6 +106,12 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         if e.is_client_error() {
             ServiceError::invalid("invalid_request", e.to_string())
+        } else if e.is_disk_full() {
+            tracing::error!(error = %e, "the data disk is full");
+            ServiceError::InsufficientStorage(
+                "the appliance's data disk is full; free space (prune old kits, scans) and retry"
+                    .into(),
+            )
         } else {
             ServiceError::Internal(e.to_string())
         }

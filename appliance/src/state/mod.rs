@@ -17,7 +17,7 @@ use crate::metrics::{Gauges, Metrics};
 use crate::policy::{Policy, PolicyError};
 use crate::service::operators::AddressBackoff;
 use crate::service::{ServiceError, ServiceResult};
-use crate::store::{NewPolicy, PolicyVersion, Store};
+use crate::store::{NewPolicy, PolicyVersion, RevocationKind, Store};
 use scanner::{Scanner, load_engine};
 
 /// Why the service could not start or reload.
@@ -194,6 +194,13 @@ pub struct Inner {
     audit_lock: Mutex<()>,
     /// Records waiting for the next group commit.
     audit_pending: Mutex<Vec<(String, serde_json::Value, AuditSlot)>>,
+    /// Request-body memory admitted at once, in KiB ([`Config::inflight_body_budget`]).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
+    /// Clients and tokens revoked on this appliance (the store's, cached for the hot
+    /// path of every request; [`crate::service::clients`] keeps both in step).
+    pub(crate) local_revocations: RwLock<Arc<HashSet<(RevocationKind, String)>>>,
+    /// Serialises a revocation change with the reload of that cache.
+    pub(crate) revocation_write: Mutex<()>,
 }
 
 impl std::ops::Deref for AppState {
@@ -238,6 +245,14 @@ impl AppState {
         let policy = initial_policy(&*store, &config)?;
         let kit = ActiveKit::load(&dd)?;
         let target = std::fs::read_link(dd.current_link()).ok();
+        let revoked = store
+            .revocations()?
+            .into_iter()
+            .map(|r| (r.kind, r.id))
+            .collect();
+        let budget_kib = usize::try_from(config.inflight_body_budget() / 1024)
+            .unwrap_or(usize::MAX)
+            .min(tokio::sync::Semaphore::MAX_PERMITS);
         let state = Self(Arc::new(Inner {
             data: dd,
             store,
@@ -255,6 +270,9 @@ impl AppState {
             logins: AddressBackoff::default(),
             audit_lock: Mutex::new(()),
             audit_pending: Mutex::new(Vec::new()),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(budget_kib)),
+            local_revocations: RwLock::new(Arc::new(revoked)),
+            revocation_write: Mutex::new(()),
         }));
         state.count_imports();
         Ok(state)

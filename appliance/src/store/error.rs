@@ -140,6 +140,28 @@ impl StoreError {
         }
     }
 
+    /// Whether the data disk is full (`ENOSPC`/`EDQUOT`, SQLite's "database or disk is
+    /// full", or sled reporting either): the appliance cannot store, so it is not ready.
+    pub fn is_disk_full(&self) -> bool {
+        fn io_full(e: &std::io::Error) -> bool {
+            e.kind() == std::io::ErrorKind::StorageFull
+                || e.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(e.raw_os_error(), Some(28 | 122))
+        }
+        match self {
+            Self::Io { source, .. } => io_full(source),
+            Self::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DiskFull)
+            ),
+            Self::Sled {
+                source: sled::Error::Io(e),
+                ..
+            } => io_full(e),
+            _ => false,
+        }
+    }
+
     /// Whether the error was caused by the caller's input (maps to HTTP 4xx), as opposed
     /// to the store itself failing (5xx).
     pub fn is_client_error(&self) -> bool {

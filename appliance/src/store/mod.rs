@@ -48,8 +48,8 @@ pub use init::{
 };
 pub use types::{
     KitRef, NewPolicy, NewScan, NewSession, Page, PageRequest, PasswordCost, PolicyVersion,
-    QuotaDecision, QuotaKey, QuotaStatus, ScanFilter, ScanId, ScanRecord, ScanSummary, Session,
-    SeverityCounts, Sha256Digest, Verdict,
+    QuotaDecision, QuotaKey, QuotaStatus, Revocation, RevocationKind, ScanFilter, ScanId,
+    ScanRecord, ScanSummary, Session, SeverityCounts, Sha256Digest, Verdict,
 };
 
 /// Most digests accepted by one `layers_*` call (an image has tens of layers; this bounds
@@ -198,6 +198,17 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` (≤ 200) versions, newest first.
     fn policy_history(&self, limit: u32) -> StoreResult<Vec<PolicyVersion>>;
+
+    // ----- local revocations -----
+
+    /// Records a revocation; `false` when that client or token was already revoked.
+    fn revoke(&self, revocation: &Revocation) -> StoreResult<bool>;
+
+    /// Lifts a revocation; `false` when there was none.
+    fn lift_revocation(&self, kind: RevocationKind, id: &str) -> StoreResult<bool>;
+
+    /// Every revocation in force, oldest first.
+    fn revocations(&self) -> StoreResult<Vec<Revocation>>;
 
     // ----- maintenance -----
 

@@ -257,6 +257,24 @@ impl Serialize for ScanId {
 /// ([`bundles::model`]), re-exported with the records that hold them.
 pub use bundles::model::{SeverityCounts, Verdict};
 
+pub use bundles::tokens::RevocationKind;
+
+/// A client or token revoked on this appliance by an operator, in force until lifted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Revocation {
+    /// What is revoked.
+    pub kind: RevocationKind,
+    /// The client id or token id.
+    pub id: String,
+    /// Who revoked it.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
 /// The kit whose feeds a scan used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KitRef {

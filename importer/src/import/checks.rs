@@ -307,8 +307,7 @@ pub(super) fn disk_space(
     report: &mut ImportReport,
 ) -> Result<(), Failure> {
     let dir = dd.kits_dir();
-    let st = rustix::fs::statvfs(&dir).map_err(|e| read_err(&dir)(e.into()))?;
-    let free = st.f_bavail.saturating_mul(st.f_frsize);
+    let free = dd.free_bytes().map_err(read_err(&dir))?;
     let unpacked = manifest.total_size();
     let needed = unpacked.saturating_add(keep_free);
     if free < needed {

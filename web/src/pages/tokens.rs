@@ -2,12 +2,15 @@
 //! re-signed token to hand to the CI team.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::State;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
 use super::dashboard::EXPIRY_WARNING;
 use super::{Chrome, html};
 use crate::auth::Operator;
+use crate::console::RevokeTarget;
 use crate::error::WebError;
 use crate::fmt;
 use crate::state::AppState;
@@ -25,6 +28,12 @@ pub(crate) struct ClientLine {
     pub(crate) token: String,
     /// DOM id of the token's textarea (for the copy button).
     pub(crate) dom_id: String,
+    /// The token id, when the token has one (its revoke button).
+    pub(crate) token_id: String,
+    /// "revoked by X on D: reason", when the client is revoked here.
+    pub(crate) revoked: Option<String>,
+    /// The current token is revoked.
+    pub(crate) token_revoked: bool,
 }
 
 /// The tokens page.
@@ -68,6 +77,16 @@ pub(crate) async fn show(
             },
             token: c.token.clone(),
             dom_id: format!("token-{i}"),
+            token_id: c.token_id.clone().unwrap_or_default(),
+            revoked: c.revoked.as_ref().map(|r| {
+                format!(
+                    "revoked by {} on {}: {}",
+                    r.by,
+                    fmt::date_time(r.at),
+                    r.reason
+                )
+            }),
+            token_revoked: c.token_revoked,
         })
         .collect();
     html(&TokensPage {
@@ -75,4 +94,55 @@ pub(crate) async fn show(
         kit_sequence: v.kit_sequence,
         clients,
     })
+}
+
+/// The revoke and lift forms.
+#[derive(Deserialize)]
+pub(crate) struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+fn target_of(form: &RevokeForm) -> Result<RevokeTarget, WebError> {
+    RevokeTarget::parse(&form.target)
+        .ok_or_else(|| WebError::BadRequest("revoke a `client` or a `token`".into()))
+}
+
+/// `POST /tokens/revoke`: revokes a client or a token, then back to the list.
+pub(crate) async fn revoke(
+    State(st): State<AppState>,
+    op: Operator,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, WebError> {
+    op.check_csrf(&form.csrf)?;
+    let target = target_of(&form)?;
+    if form.reason.trim().is_empty() {
+        return Err(WebError::BadRequest(
+            "a revocation needs a reason (it goes into the audit log)".into(),
+        ));
+    }
+    let actor = op.0.user.clone();
+    st.call(move |c| c.revoke(target, &form.id, &form.reason, &actor))
+        .await?;
+    Ok(Redirect::to("/tokens").into_response())
+}
+
+/// `POST /tokens/lift`: lifts a revocation, then back to the list.
+pub(crate) async fn lift(
+    State(st): State<AppState>,
+    op: Operator,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, WebError> {
+    op.check_csrf(&form.csrf)?;
+    let target = target_of(&form)?;
+    let actor = op.0.user.clone();
+    st.call(move |c| c.lift_revocation(target, &form.id, &actor))
+        .await?;
+    Ok(Redirect::to("/tokens").into_response())
 }

@@ -498,6 +498,9 @@ impl FakeConsole {
                     hex::encode(id.as_bytes()),
                     id.len()
                 ),
+                token_id: Some(format!("jti-{id}")),
+                revoked: None,
+                token_revoked: false,
             })
             .collect();
 
@@ -1268,6 +1271,82 @@ impl Console for FakeConsole {
             true,
         );
         Ok(kit)
+    }
+
+    fn revoke(
+        &self,
+        target: RevokeTarget,
+        id: &str,
+        reason: &str,
+        actor: &str,
+    ) -> Result<(), ConsoleError> {
+        let mut st = self.state.lock();
+        let now = st.now;
+        let mut found = false;
+        for c in &mut st.clients {
+            match target {
+                RevokeTarget::Client if c.client_id == id => {
+                    found = true;
+                    c.revoked.get_or_insert(RevocationInfo {
+                        by: actor.into(),
+                        reason: reason.into(),
+                        at: now,
+                    });
+                }
+                RevokeTarget::Token if c.token_id.as_deref() == Some(id) => {
+                    found = true;
+                    c.token_revoked = true;
+                }
+                _ => {}
+            }
+        }
+        if !found {
+            return Err(ConsoleError::NotFound {
+                what: format!("{} {id}", target.as_str()),
+            });
+        }
+        st.record(
+            actor,
+            "revocation.add",
+            format!("{} {id}: {reason}", target.as_str()),
+            true,
+        );
+        Ok(())
+    }
+
+    fn lift_revocation(
+        &self,
+        target: RevokeTarget,
+        id: &str,
+        actor: &str,
+    ) -> Result<(), ConsoleError> {
+        let mut st = self.state.lock();
+        let mut found = false;
+        for c in &mut st.clients {
+            match target {
+                RevokeTarget::Client if c.client_id == id && c.revoked.is_some() => {
+                    found = true;
+                    c.revoked = None;
+                }
+                RevokeTarget::Token if c.token_id.as_deref() == Some(id) && c.token_revoked => {
+                    found = true;
+                    c.token_revoked = false;
+                }
+                _ => {}
+            }
+        }
+        if !found {
+            return Err(ConsoleError::NotFound {
+                what: format!("revocation of {} {id}", target.as_str()),
+            });
+        }
+        st.record(
+            actor,
+            "revocation.lift",
+            format!("{} {id}", target.as_str()),
+            true,
+        );
+        Ok(())
     }
 }
 

@@ -39,10 +39,8 @@ fn details(f: &Finding) -> String {
     }
     if let Some(c) = &f.cvss {
         d.push_str(&format!(
-            "cvss: {} {}{}\n",
-            c.version,
-            c.vector,
-            format!(" ({:.1})", c.score)
+            "cvss: {} {} ({:.1})\n",
+            c.version, c.vector, c.score
         ));
     }
     d.push_str(&format!(

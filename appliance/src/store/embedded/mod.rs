@@ -17,8 +17,8 @@ use super::blobs::BlobDir;
 use super::error::{StoreError, StoreResult};
 use super::types::{
     NewPolicy, NewScan, NewSession, Page, PageRequest, PasswordCost, PolicyVersion, QuotaDecision,
-    QuotaKey, QuotaStatus, ScanFilter, ScanId, ScanRecord, ScanSummary, Session, Sha256Digest,
-    truncate,
+    QuotaKey, QuotaStatus, Revocation, RevocationKind, ScanFilter, ScanId, ScanRecord, ScanSummary,
+    Session, Sha256Digest, truncate,
 };
 use super::{MAX_FIELD_LEN, MAX_POLICY_BYTES, MAX_SCAN_JSON_BYTES, Store, login_backoff_after};
 
@@ -484,6 +484,21 @@ impl Store for EmbeddedStore {
     fn policy_history(&self, limit: u32) -> StoreResult<Vec<PolicyVersion>> {
         self.sql
             .policies(None, limit.clamp(1, PageRequest::MAX_LIMIT))
+    }
+
+    fn revoke(&self, revocation: &Revocation) -> StoreResult<bool> {
+        check_field("revoked id", &revocation.id, false)?;
+        check_field("revocation actor", &revocation.actor, false)?;
+        check_field("revocation reason", &revocation.reason, true)?;
+        self.sql.insert_revocation(revocation)
+    }
+
+    fn lift_revocation(&self, kind: RevocationKind, id: &str) -> StoreResult<bool> {
+        self.sql.delete_revocation(kind, id)
+    }
+
+    fn revocations(&self) -> StoreResult<Vec<Revocation>> {
+        self.sql.revocations()
     }
 
     fn flush(&self) -> StoreResult<()> {

@@ -18,8 +18,9 @@ use time::OffsetDateTime;
 
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::types::{
-    KitRef, NewPolicy, NewScan, Page, PageRequest, PolicyVersion, ScanFilter, ScanId, ScanRecord,
-    ScanSummary, Session, SeverityCounts, Sha256Digest, Verdict, truncate,
+    KitRef, NewPolicy, NewScan, Page, PageRequest, PolicyVersion, Revocation, RevocationKind,
+    ScanFilter, ScanId, ScanRecord, ScanSummary, Session, SeverityCounts, Sha256Digest, Verdict,
+    truncate,
 };
 
 /// Schema migrations; `PRAGMA user_version` = how many have been applied.
@@ -88,6 +89,18 @@ const MIGRATIONS: &[&str] = &[
     // index instead of the whole table.
     r"
     CREATE INDEX scans_name ON scans (name, id);
+    ",
+    // 3: revocations made on this appliance (a client, or one token by its id), until an
+    // operator lifts them.
+    r"
+    CREATE TABLE revocations (
+        kind          TEXT NOT NULL CHECK (kind IN ('client', 'token')),
+        id            TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        reason        TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
     ",
 ];
 
@@ -533,6 +546,74 @@ impl Sql {
             author: p.author.clone(),
             comment: p.comment.clone(),
             created_at: from_ms(now_ms, "policies.created_at_ms")?,
+        })
+    }
+
+    // ----- revocations -----
+
+    pub(super) fn insert_revocation(&self, r: &Revocation) -> StoreResult<bool> {
+        let at = to_ms(r.created_at)?;
+        self.write(|c| {
+            let n = c
+                .execute(
+                    "INSERT OR IGNORE INTO revocations (kind, id, actor, reason, created_at_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![r.kind.as_str(), r.id, r.actor, r.reason, at],
+                )
+                .map_err(StoreError::sqlite("insert revocation"))?;
+            Ok(n > 0)
+        })
+    }
+
+    pub(super) fn delete_revocation(&self, kind: RevocationKind, id: &str) -> StoreResult<bool> {
+        self.write(|c| {
+            let n = c
+                .execute(
+                    "DELETE FROM revocations WHERE kind = ?1 AND id = ?2",
+                    params![kind.as_str(), id],
+                )
+                .map_err(StoreError::sqlite("delete revocation"))?;
+            Ok(n > 0)
+        })
+    }
+
+    pub(super) fn revocations(&self) -> StoreResult<Vec<Revocation>> {
+        self.read(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT kind, id, actor, reason, created_at_ms FROM revocations \
+                     ORDER BY created_at_ms, kind, id",
+                )
+                .map_err(StoreError::sqlite("prepare read revocations"))?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(StoreError::sqlite("read revocations"))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (kind, id, actor, reason, at) =
+                    row.map_err(StoreError::sqlite("read revocation row"))?;
+                let kind =
+                    RevocationKind::parse(&kind).ok_or_else(|| StoreError::CorruptRecord {
+                        location: format!("revocations kind {kind:?}"),
+                        reason: "not client or token".into(),
+                    })?;
+                out.push(Revocation {
+                    kind,
+                    id,
+                    actor,
+                    reason,
+                    created_at: from_ms(at, "revocations.created_at_ms")?,
+                });
+            }
+            Ok(out)
         })
     }
 
