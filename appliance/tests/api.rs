@@ -4,53 +4,28 @@
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use appliance::server::{AppState, Config, router};
-use appliance::store::{PasswordCost, StoreOptions};
+use appliance::server::{AppState, Config};
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode};
+use axum::http::{Request, StatusCode};
 use base64::Engine as _;
-use bundles::manifest::{Producer, Summary};
-use bundles::path::media_types;
-use bundles::tokens::{ClientToken, ClientTokens, Revocations};
-use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
-use importer::datadir::{DataDir, InitOptions};
+use importer::datadir::DataDir;
 use serde_json::{Value, json};
-use signing::minisign::{self, SignOptions};
-use signing::{KeyId, KeyPair, jwt};
+use signing::jwt;
 use time::OffsetDateTime;
-use tower::ServiceExt as _;
 
-const VULN_SBOM: &str = r#"{
-  "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-  "metadata": {"component": {"type": "application", "name": "demo-app"}},
-  "components": [
-    {"type": "library", "name": "minimist", "version": "1.2.5", "purl": "pkg:npm/minimist@1.2.5"},
-    {"type": "library", "name": "express", "version": "4.18.0", "purl": "pkg:npm/express@4.18.0"},
-    {"type": "library", "name": "lodash", "version": "4.17.21", "purl": "pkg:npm/lodash@4.17.21"}
-  ]
-}"#;
+use crate::util::{
+    Env, KitSpec, VULN_SBOM, bearer, call, get, json_of, post, scan, stranger, vendor,
+};
 
-fn vendor() -> KeyPair {
-    KeyPair::from_seed(KeyId([0x11; 8]), &[7; 32])
-}
-
-fn stranger() -> KeyPair {
-    KeyPair::from_seed(KeyId([0x33; 8]), &[9; 32])
-}
-
-fn sample_advisories() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv/npm");
-    let mut advs = Vec::new();
-    for e in std::fs::read_dir(&root).expect("sample feed") {
-        let bytes = std::fs::read(e.expect("entry").path()).expect("read");
-        advs.push(bundles::model::Advisory::from_osv_json(&bytes).expect("valid record"));
+/// Two clients: `ci-a` with a daily limit of 5, `ci-b` with 333; one revoked jti.
+fn spec() -> KitSpec {
+    KitSpec {
+        kit_id: "api-test-1",
+        clients: vec![("ci-a", 5), ("ci-b", 333)],
+        revoked: Some(vec!["jti-revoked".into()]),
     }
-    advs.sort_by(|a, b| a.id().as_str().cmp(b.id().as_str()));
-    let mut out = Vec::new();
-    bundles::model::write_jsonl(&mut out, advs.iter()).expect("jsonl");
-    out
 }
 
 fn claims(sub: &str, iss: &str, now: OffsetDateTime, limit: u32) -> jwt::Claims {
@@ -68,226 +43,11 @@ fn claims(sub: &str, iss: &str, now: OffsetDateTime, limit: u32) -> jwt::Claims 
     }
 }
 
-/// A data dir with a store, the admin password, and a signed kit file ready to import.
-struct Env {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    kit: PathBuf,
-    password: String,
-    now: OffsetDateTime,
-}
-
-impl Env {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let data = tmp.path().join("data");
-        let now = OffsetDateTime::now_utc();
-        DataDir::init(
-            &data,
-            &InitOptions {
-                trust: vec![vendor().public()],
-                threshold: 1,
-                site: None,
-                now: now - time::Duration::days(1),
-            },
-        )
-        .expect("init data dir");
-        let opts = StoreOptions {
-            password_cost: PasswordCost {
-                m_kib: 256,
-                t: 1,
-                p: 1,
-            },
-            ..StoreOptions::default()
-        };
-        let report = appliance::store::init(&data, opts, now).expect("init store");
-        let password = report.admin_password.clone();
-        drop(report);
-        let kit = Self::write_kit(tmp.path(), now);
-        Self {
-            _tmp: tmp,
-            data,
-            kit,
-            password,
-            now,
-        }
-    }
-
-    fn write_kit(dir: &Path, now: OffsetDateTime) -> PathBuf {
-        let created = now - time::Duration::hours(2);
-        let mut w = KitWriter::new(KitInfo {
-            kit_id: "api-test-1".into(),
-            sequence: 1,
-            created_at: Timestamp::new(created).expect("ts"),
-            expires_at: Timestamp::new(created + time::Duration::days(30)).expect("ts"),
-            site: None,
-            producer: Producer {
-                name: "api-tests".into(),
-                version: "1".into(),
-            },
-            summary: Summary::default(),
-        });
-        w.add_bytes(
-            EntryPath::new("advisories/npm.jsonl").expect("path"),
-            MediaType::new(media_types::ADVISORIES_JSONL).expect("mt"),
-            sample_advisories(),
-        )
-        .expect("add");
-        let v = vendor();
-        let clients = ClientTokens {
-            clients: vec![
-                ClientToken {
-                    id: "ci-a".into(),
-                    token: jwt::issue(&claims("ci-a", "stella-kit:test", created, 5), &v)
-                        .expect("issue"),
-                },
-                ClientToken {
-                    id: "ci-b".into(),
-                    token: jwt::issue(&claims("ci-b", "stella-kit:test", created, 333), &v)
-                        .expect("issue"),
-                },
-            ],
-        };
-        w.add_bytes(
-            EntryPath::new("tokens/clients.json").expect("path"),
-            MediaType::new(media_types::CLIENT_TOKENS).expect("mt"),
-            serde_json::to_vec(&clients).expect("json"),
-        )
-        .expect("add");
-        w.add_bytes(
-            EntryPath::new("tokens/revoked.json").expect("path"),
-            MediaType::new(media_types::REVOKED_TOKENS).expect("mt"),
-            serde_json::to_vec(&Revocations {
-                revoked: vec!["jti-revoked".into()],
-            })
-            .expect("json"),
-        )
-        .expect("add");
-        let (_, bytes) = w.write(Vec::new(), &[&v]).expect("write kit");
-        let p = dir.join("kit.ouk");
-        std::fs::write(&p, bytes).expect("write kit");
-        let sig = minisign::sign_file(
-            &v,
-            &p,
-            &SignOptions {
-                trusted_comment: None,
-                untrusted_comment: None,
-                timestamp: now.unix_timestamp(),
-                file_name: Some("kit.ouk"),
-            },
-        )
-        .expect("sign");
-        std::fs::write(dir.join("kit.ouk.minisig"), sig.as_str()).expect("write sig");
-        p
-    }
-
-    fn import(&self) {
-        let dd = DataDir::open(&self.data).expect("open");
-        importer::Importer::new(&dd)
-            .clock(self.now)
-            .import(&self.kit)
-            .expect("import the test kit");
-    }
-
-    fn config() -> Config {
-        Config::default()
-    }
-
-    fn state(&self, config: Config) -> AppState {
-        AppState::open(&self.data, config).expect("open state")
-    }
-
-    /// Env with the kit imported and the state opened.
-    fn ready() -> (Self, AppState) {
-        let env = Self::new();
-        env.import();
-        let st = env.state(Self::config());
-        (env, st)
-    }
-
-    fn token(&self, client: &str) -> String {
-        let dd = DataDir::open(&self.data).expect("open");
-        let kit = std::fs::canonicalize(dd.current_link()).expect("current");
-        importer::import::read_tokens(&kit)
-            .expect("tokens")
-            .clients
-            .into_iter()
-            .find(|c| c.id == client)
-            .expect("client in kit")
-            .token
-    }
-
-    fn appliance_key(&self) -> KeyPair {
-        DataDir::open(&self.data)
-            .expect("open")
-            .appliance_key()
-            .expect("key")
-    }
-
-    fn appliance_id(&self) -> String {
-        DataDir::open(&self.data)
-            .expect("open")
-            .appliance_id()
-            .expect("id")
-    }
-
-    fn basic(&self) -> String {
-        let raw = format!("admin:{}", self.password);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    }
-}
-
-async fn call(st: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let resp: Response<Body> = router(st.clone()).oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    (status, headers, body)
-}
-
-fn json_of(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}", String::from_utf8_lossy(body));
-    })
-}
-
-fn get(path: &str, auth: Option<&str>) -> Request<Body> {
-    let mut b = Request::get(path);
-    if let Some(a) = auth {
-        b = b.header("authorization", a);
-    }
-    b.body(Body::empty()).expect("request")
-}
-
-fn post(path: &str, auth: Option<&str>, body: impl Into<Body>) -> Request<Body> {
-    let mut b = Request::post(path);
-    if let Some(a) = auth {
-        b = b.header("authorization", a);
-    }
-    b.body(body.into()).expect("request")
-}
-
-fn bearer(t: &str) -> String {
-    format!("Bearer {t}")
-}
-
-async fn scan(
-    st: &AppState,
-    token: &str,
-    sbom: &str,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let (s, h, b) = call(
-        st,
-        post("/api/v1/scan", Some(&bearer(token)), sbom.to_owned()),
-    )
-    .await;
-    (s, h, json_of(&b))
+/// The kit imported and the state opened.
+fn ready() -> (Env, AppState) {
+    let env = Env::imported(&spec());
+    let st = env.state(Config::default());
+    (env, st)
 }
 
 async fn quota_used(st: &AppState, token: &str) -> u64 {
@@ -298,8 +58,8 @@ async fn quota_used(st: &AppState, token: &str) -> u64 {
 
 #[tokio::test]
 async fn health_and_readiness_follow_the_active_kit() {
-    let env = Env::new();
-    let st = env.state(Env::config());
+    let env = Env::new(&spec());
+    let st = env.state(Config::default());
     let (s, _, _) = call(&st, get("/healthz", None)).await;
     assert_eq!(s, StatusCode::OK);
     let (s, _, b) = call(&st, get("/readyz", None)).await;
@@ -314,7 +74,7 @@ async fn health_and_readiness_follow_the_active_kit() {
 
 #[tokio::test]
 async fn scan_answers_findings_verdict_headers_and_signed_evidence() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let token = env.token("ci-a");
     let (s, h, v) = scan(&st, &token, VULN_SBOM).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -437,7 +197,7 @@ async fn scan_answers_findings_verdict_headers_and_signed_evidence() {
 
 #[tokio::test]
 async fn image_digest_becomes_a_second_subject() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let token = env.token("ci-b");
     let digest = format!("sha256:{}", "ab".repeat(32));
     let (s, _, b) = call(
@@ -482,7 +242,7 @@ async fn image_digest_becomes_a_second_subject() {
 
 #[tokio::test]
 async fn bad_and_oversized_sboms_cost_nothing() {
-    let env = Env::new();
+    let env = Env::new(&spec());
     env.import();
     let st = env.state(Config {
         max_sbom_bytes: 2048,
@@ -521,7 +281,7 @@ fn forge(header: &Value, claims: &jwt::Claims, sig: &[u8]) -> String {
 
 #[tokio::test]
 async fn every_bad_token_is_refused_with_401_json() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let key = env.appliance_key();
     let iss = env.appliance_id();
     let now = OffsetDateTime::now_utc();
@@ -602,7 +362,7 @@ async fn every_bad_token_is_refused_with_401_json() {
 
 #[tokio::test]
 async fn quota_429_has_retry_after_and_reset_time() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let token = env.token("ci-a");
     for i in 0..5 {
         let (s, h, _) = scan(&st, &token, VULN_SBOM).await;
@@ -645,7 +405,7 @@ async fn quota_429_has_retry_after_and_reset_time() {
 
 #[tokio::test]
 async fn operator_endpoints_need_operator_credentials() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let client = bearer(&env.token("ci-b"));
     let wrong = format!(
         "Basic {}",
@@ -734,7 +494,7 @@ async fn operator_endpoints_need_operator_credentials() {
 
 #[tokio::test]
 async fn mute_rules_flip_the_verdict_and_expire() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let token = env.token("ci-b");
     let basic = env.basic();
     let (_, _, v) = scan(&st, &token, VULN_SBOM).await;
@@ -837,7 +597,7 @@ async fn mute_rules_flip_the_verdict_and_expire() {
 
 #[tokio::test]
 async fn layers_missing_reports_unseen_digests_and_scans_register_layers() {
-    let (env, st) = Env::ready();
+    let (env, st) = ready();
     let token = env.token("ci-b");
     let auth = bearer(&token);
     let known = "sha256:40be1f9f2ef3d666f47b891145baf974566634c10aaf59fb9bd6c324c4700a57";
@@ -901,7 +661,7 @@ fn http(
 /// Serves `env`'s data dir on a loopback port for the length of `f`, then shuts down
 /// gracefully (the store is released when this returns).
 fn serve_once(env: &Env, rt: &tokio::runtime::Runtime, f: &dyn Fn(std::net::SocketAddr)) {
-    let st = env.state(Env::config());
+    let st = env.state(Config::default());
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind loopback");
@@ -925,7 +685,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn quota_is_exact_under_concurrency_and_survives_a_restart() {
-    let env = Env::new();
+    let env = Env::new(&spec());
     env.import();
     let token = env.token("ci-a"); // 5 scans per day
     let rt = runtime();
@@ -1011,7 +771,7 @@ fn console_login(addr: std::net::SocketAddr, user: &str, password: &str) -> (u16
 /// refused with 429 (the per-user backoff alone would let it through).
 #[test]
 fn console_login_backoff_is_per_address_over_tcp() {
-    let env = Env::new();
+    let env = Env::new(&spec());
     serve_once(&env, &runtime(), &|addr| {
         for i in 0..appliance::store::FREE_LOGIN_FAILURES + 5 {
             let (status, body) = console_login(addr, &format!("nobody-{i}"), "wrong");

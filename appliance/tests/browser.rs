@@ -10,15 +10,13 @@
 //! by `scripts/install-test-deps.sh`); fails with that instruction when one is missing.
 //! Loopback only: passes inside `unshare -n`.
 
-mod console_common;
-
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use console_common::{SBOM, site, vendor, write_kit};
+use crate::util::site::{SBOM, site, vendor, write_kit};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -93,7 +91,14 @@ fn console_works_in_a_real_browser() {
     sig.push(".minisig");
     let sbom = site.root.path().join("payments-api.cdx.json");
     std::fs::write(&sbom, SBOM).expect("write SBOM");
+    // Kept after the run for a human to look at, so emptied first: a screenshot checked
+    // below must come from this run, not an earlier one.
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    match std::fs::remove_dir_all(&out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot empty {}: {e}", out.display()),
+    }
     std::fs::create_dir_all(&out).expect("screenshot dir");
 
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
@@ -148,7 +153,11 @@ fn console_works_in_a_real_browser() {
         "scan-pass",
     ] {
         let p = out.join(format!("{shot}.png"));
-        let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
-        assert!(len > 1000, "screenshot {} was written", p.display());
+        let png = std::fs::read(&p).unwrap_or_default();
+        assert!(
+            png.len() > 1000 && png.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "screenshot {} was written by this run as a PNG",
+            p.display()
+        );
     }
 }

@@ -1,17 +1,15 @@
 //! The web console over a real appliance: a real data dir, a real signed kit imported,
 //! real scans through the HTTP API, driven with `tower::ServiceExt::oneshot` (no sockets).
 
-mod console_common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::util::site::{
+    CLIENT, CRITICAL, EXPIRING_CLIENT, SBOM, Site, site, stranger, vendor, write_kit,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode, header};
-use console_common::{
-    CLIENT, CRITICAL, EXPIRING_CLIENT, SBOM, Site, site, stranger, vendor, write_kit,
-};
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -6,12 +6,10 @@
 //! `"><img src=x onerror=alert(1)>`; the scan list, the scan detail and a scan-list search
 //! for the same text must show the escaped text and contain no tag an attacker wrote.
 
-mod console_common;
-
+use crate::util::site::site;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use console_common::site;
 use serde_json::Value;
 use tower::ServiceExt;
 

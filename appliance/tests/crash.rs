@@ -9,11 +9,10 @@ use std::time::Duration;
 use bundles::manifest::{Producer, Summary};
 use bundles::path::media_types;
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
-use signing::minisign::{self, SignOptions};
 use signing::{KeyId, KeyPair};
 use time::OffsetDateTime;
 
-const BIN: &str = env!("CARGO_BIN_EXE_stella-appliance");
+use crate::util::{BIN, sign_detached};
 
 fn vendor() -> KeyPair {
     KeyPair::from_seed(KeyId([0x44; 8]), &[4; 32])
@@ -50,20 +49,7 @@ fn make_kit(dir: &Path, seq: u64, entries: usize, size: usize) -> PathBuf {
     let f = std::fs::File::create(&p).expect("create");
     w.write(std::io::BufWriter::new(f), &[&vendor()])
         .expect("write");
-    let sig = minisign::sign_file(
-        &vendor(),
-        &p,
-        &SignOptions {
-            trusted_comment: None,
-            untrusted_comment: None,
-            timestamp: now.unix_timestamp(),
-            file_name: None,
-        },
-    )
-    .expect("sign");
-    let mut sp = p.as_os_str().to_owned();
-    sp.push(".minisig");
-    sig.write(&PathBuf::from(sp)).expect("sig");
+    sign_detached(&vendor(), &p, now);
     p
 }
 
@@ -177,16 +163,86 @@ fn a_crash_at_every_activation_step_leaves_old_or_new_and_recovers() {
     }
 }
 
+/// Where a killed import stopped, read from the data directory it left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// No trace of the new kit (killed while starting or reading).
+    Before,
+    /// A staging directory without a manifest: killed during the checks.
+    Checking,
+    /// A staging directory with its manifest: every check passed, killed while activating.
+    Activating,
+    /// The new kit's directory is in place but `current` still names the old one.
+    Renamed,
+    /// `current` names the new kit (killed after the switch, e.g. in the audit record).
+    Switched,
+    /// The import had finished before the kill.
+    Finished,
+}
+
+fn phase_of(data: &Path, finished: bool) -> Phase {
+    if finished {
+        return Phase::Finished;
+    }
+    if active(data) == 2 {
+        return Phase::Switched;
+    }
+    let mut phase = Phase::Before;
+    for e in std::fs::read_dir(data.join("kits")).expect("kits") {
+        let e = e.expect("entry");
+        let name = e.file_name().to_string_lossy().into_owned();
+        let p = if name.starts_with(".staging-") {
+            if e.path().join("manifest.json").is_file() {
+                Phase::Activating
+            } else {
+                Phase::Checking
+            }
+        } else if name.starts_with("2-") {
+            Phase::Renamed
+        } else {
+            Phase::Before
+        };
+        phase = phase.max(p);
+    }
+    phase
+}
+
+/// A copy of `base` (a data dir with kit 1 active) at `to`, symlinks kept.
+fn copy_data(base: &Path, to: &Path) {
+    let o = Command::new("cp")
+        .arg("-a")
+        .arg(base)
+        .arg(to)
+        .output()
+        .expect("cp");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn sigkill_at_random_instants_never_leaves_a_mix() {
     let d = tempfile::tempdir().expect("tmp");
-    let data = init(d.path());
+    let base = init(d.path());
     let k1 = make_kit(d.path(), 1, 2, 1000);
-    assert!(import(&data, &k1, None).status.success());
-    // Big enough that the import takes tens of milliseconds.
-    let k2 = make_kit(d.path(), 2, 40, 256 * 1024);
-    let mut outcomes = std::collections::BTreeMap::new();
-    for i in 0..12u64 {
+    assert!(import(&base, &k1, None).status.success());
+    let k2 = make_kit(d.path(), 2, 20, 128 * 1024);
+
+    // How long a whole import of kit 2 takes here (process start included), so the kills
+    // below are spread across all of it, up to and past the rename and switch.
+    let mut took = Vec::new();
+    for i in 0..3 {
+        let data = d.path().join(format!("timing-{i}"));
+        copy_data(&base, &data);
+        let t = std::time::Instant::now();
+        assert!(import(&data, &k2, None).status.success());
+        took.push(t.elapsed());
+    }
+    took.sort();
+    let whole = took[0];
+
+    let mut phases = std::collections::BTreeMap::<Phase, u32>::new();
+    let kill = |i: usize, at: Duration| {
+        let data = d.path().join(format!("kill-{i}"));
+        copy_data(&base, &data);
         let mut child = Command::new(BIN)
             .args(["import", "--data"])
             .arg(&data)
@@ -195,18 +251,57 @@ fn sigkill_at_random_instants_never_leaves_a_mix() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(5 + i * 9));
+        std::thread::sleep(at);
+        let finished = matches!(child.try_wait(), Ok(Some(_)));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let seq = active(&data);
-        assert!(seq == 1 || seq == 2);
-        *outcomes.entry(seq).or_insert(0) += 1;
-        if seq == 2 {
-            break;
-        }
+        // old or new, complete (active() checks every entry), never a mix
+        let phase = phase_of(&data, finished);
+        // and the next import recovers and ends with kit 2 active, nothing left behind
+        let o = import(&data, &k2, None);
+        assert!(
+            o.status.success(),
+            "after a kill at {at:?} ({phase:?}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(active(&data), 2, "after a kill at {at:?} ({phase:?})");
+        let staging = std::fs::read_dir(data.join("kits"))
+            .expect("kits")
+            .filter(|e| {
+                let e = e.as_ref().expect("entry");
+                e.file_name().to_string_lossy().starts_with(".staging-")
+            })
+            .count();
+        assert_eq!(staging, 0, "staging left after recovery ({phase:?})");
+        std::fs::remove_dir_all(&data).expect("clean up");
+        phase
+    };
+    // 16 instants from 5 % to 105 % of the fastest import
+    for i in 0..16u32 {
+        let p = kill(i as usize, whole * (5 + i * 100 / 15) / 100);
+        *phases.entry(p).or_insert(0) += 1;
     }
-    let o = import(&data, &k2, None);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(active(&data), 2);
-    assert!(!outcomes.is_empty());
+    // The activation window is a few milliseconds; when the spread missed it, probe the
+    // last fifth of the import finely until a kill lands after the checks.
+    let late = |p: &std::collections::BTreeMap<Phase, u32>| {
+        p.range(Phase::Activating..=Phase::Switched)
+            .map(|(_, n)| n)
+            .sum::<u32>()
+    };
+    let mut i = 16;
+    while late(&phases) == 0 && i < 16 + 60 {
+        let step = u32::try_from(i - 16).expect("small");
+        let p = kill(i, whole * (80 + step % 30) / 100);
+        *phases.entry(p).or_insert(0) += 1;
+        i += 1;
+    }
+    assert!(
+        late(&phases) > 0,
+        "no kill landed after the checks (import takes {whole:?}): {phases:?}"
+    );
+    assert!(
+        phases.get(&Phase::Checking).copied().unwrap_or(0) > 0,
+        "no kill landed during the checks (import takes {whole:?}): {phases:?}"
+    );
+    eprintln!("import takes {whole:?}; kills by phase: {phases:?}");
 }

@@ -2,258 +2,56 @@
 //! signed kit imported by the importer, real scans through the router (oneshot), and the
 //! real `stella-appliance` binary for `evidence export` and `replay`.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-use appliance::server::{AppState, Config, router};
-use appliance::store::{PasswordCost, StoreOptions};
+use appliance::server::{AppState, Config};
+use appliance::store::StoreOptions;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::Engine as _;
 use bundles::evidence as fmt;
-use bundles::manifest::{Producer, Summary};
-use bundles::path::media_types;
-use bundles::tokens::{ClientToken, ClientTokens};
-use bundles::{EntryPath, KitInfo, KitWriter, Limits, Manifest, MediaType, Timestamp};
-use importer::datadir::{DataDir, InitOptions};
+use bundles::{Limits, Manifest};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use signing::minisign::{self, SignOptions};
-use signing::{KeyId, KeyPair, TrustRoot, jwt};
+use signing::{KeyId, KeyPair, TrustRoot};
 use time::OffsetDateTime;
-use tower::ServiceExt as _;
 
-const VULN_SBOM: &str = r#"{
-  "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-  "metadata": {"component": {"type": "application", "name": "demo-app"}},
-  "components": [
-    {"type": "library", "name": "minimist", "version": "1.2.5", "purl": "pkg:npm/minimist@1.2.5"},
-    {"type": "library", "name": "express", "version": "4.18.0", "purl": "pkg:npm/express@4.18.0"},
-    {"type": "library", "name": "lodash", "version": "4.17.21", "purl": "pkg:npm/lodash@4.17.21"}
-  ]
-}"#;
+use crate::util::{self, Env, KitSpec, VULN_SBOM, call, text, vendor};
 
-fn vendor() -> KeyPair {
-    KeyPair::from_seed(KeyId([0x11; 8]), &[7; 32])
+/// Two clients, `ci-a` and `ci-b`, 333 scans a day each.
+fn spec() -> KitSpec {
+    KitSpec {
+        kit_id: "evidence-test-1",
+        clients: vec![("ci-a", 333), ("ci-b", 333)],
+        revoked: None,
+    }
+}
+
+fn env() -> Env {
+    Env::imported(&spec())
+}
+
+fn state(env: &Env) -> AppState {
+    env.state(Config::default())
 }
 
 fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-fn sample_advisories() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv/npm");
-    let mut advs = Vec::new();
-    for e in std::fs::read_dir(&root).expect("sample feed") {
-        let bytes = std::fs::read(e.expect("entry").path()).expect("read");
-        advs.push(bundles::model::Advisory::from_osv_json(&bytes).expect("valid record"));
-    }
-    advs.sort_by(|a, b| a.id().as_str().cmp(b.id().as_str()));
-    let mut out = Vec::new();
-    bundles::model::write_jsonl(&mut out, advs.iter()).expect("jsonl");
-    out
-}
-
-struct Env {
-    tmp: tempfile::TempDir,
-    data: PathBuf,
-    kit: PathBuf,
-    password: String,
-    now: OffsetDateTime,
-}
-
-impl Env {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let data = tmp.path().join("data");
-        let now = OffsetDateTime::now_utc();
-        DataDir::init(
-            &data,
-            &InitOptions {
-                trust: vec![vendor().public()],
-                threshold: 1,
-                site: None,
-                now: now - time::Duration::days(1),
-            },
-        )
-        .expect("init data dir");
-        let opts = StoreOptions {
-            password_cost: PasswordCost {
-                m_kib: 256,
-                t: 1,
-                p: 1,
-            },
-            ..StoreOptions::default()
-        };
-        let report = appliance::store::init(&data, opts, now).expect("init store");
-        let password = report.admin_password.clone();
-        drop(report);
-        let kit = write_kit(tmp.path(), now);
-        let dd = DataDir::open(&data).expect("open");
-        importer::Importer::new(&dd)
-            .clock(now)
-            .import(&kit)
-            .expect("import the test kit");
-        Self {
-            tmp,
-            data,
-            kit,
-            password,
-            now,
-        }
-    }
-
-    fn state(&self) -> AppState {
-        AppState::open(&self.data, Config::default()).expect("open state")
-    }
-
-    fn dd(&self) -> DataDir {
-        DataDir::open(&self.data).expect("open")
-    }
-
-    fn token(&self, client: &str) -> String {
-        let kit = std::fs::canonicalize(self.dd().current_link()).expect("current");
-        importer::import::read_tokens(&kit)
-            .expect("tokens")
-            .clients
-            .into_iter()
-            .find(|c| c.id == client)
-            .expect("client in kit")
-            .token
-    }
-
-    fn basic(&self) -> String {
-        let raw = format!("admin:{}", self.password);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    }
-
-    fn kit_dir(&self) -> PathBuf {
-        std::fs::canonicalize(self.dd().current_link()).expect("current kit")
-    }
-
-    /// Runs the real `stella-appliance` with `args`, in the temp dir.
-    fn appliance(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_stella-appliance"))
-            .args(args)
-            .current_dir(self.tmp.path())
-            .env_remove("STELLA_DATA")
-            .output()
-            .expect("run stella-appliance")
-    }
-}
-
-fn write_kit(dir: &Path, now: OffsetDateTime) -> PathBuf {
-    let created = now - time::Duration::hours(2);
-    let mut w = KitWriter::new(KitInfo {
-        kit_id: "evidence-test-1".into(),
-        sequence: 1,
-        created_at: Timestamp::new(created).expect("ts"),
-        expires_at: Timestamp::new(created + time::Duration::days(30)).expect("ts"),
-        site: None,
-        producer: Producer {
-            name: "evidence-tests".into(),
-            version: "1".into(),
-        },
-        summary: Summary::default(),
-    });
-    w.add_bytes(
-        EntryPath::new("advisories/npm.jsonl").expect("path"),
-        MediaType::new(media_types::ADVISORIES_JSONL).expect("mt"),
-        sample_advisories(),
-    )
-    .expect("add");
-    let v = vendor();
-    let claims = jwt::Claims {
-        iss: Some("stella-kit:test".into()),
-        sub: "ci-a".into(),
-        aud: None,
-        exp: (created + time::Duration::days(30)).unix_timestamp(),
-        nbf: Some((created - time::Duration::hours(1)).unix_timestamp()),
-        iat: Some((created - time::Duration::hours(1)).unix_timestamp()),
-        jti: Some("jti-ci-a".into()),
-        tier: Some("Free".into()),
-        max_scans_per_day: Some(333),
-        extra: BTreeMap::new(),
-    };
-    let mut clients = vec![ClientToken {
-        id: "ci-a".into(),
-        token: jwt::issue(&claims, &v).expect("issue"),
-    }];
-    let mut other = claims.clone();
-    other.sub = "ci-b".into();
-    other.jti = Some("jti-ci-b".into());
-    clients.push(ClientToken {
-        id: "ci-b".into(),
-        token: jwt::issue(&other, &v).expect("issue"),
-    });
-    w.add_bytes(
-        EntryPath::new("tokens/clients.json").expect("path"),
-        MediaType::new(media_types::CLIENT_TOKENS).expect("mt"),
-        serde_json::to_vec(&ClientTokens { clients }).expect("json"),
-    )
-    .expect("add");
-    let (_, bytes) = w.write(Vec::new(), &[&v]).expect("write kit");
-    let p = dir.join("kit.ouk");
-    std::fs::write(&p, bytes).expect("write kit");
-    let sig = minisign::sign_file(
-        &v,
-        &p,
-        &SignOptions {
-            trusted_comment: None,
-            untrusted_comment: None,
-            timestamp: now.unix_timestamp(),
-            file_name: Some("kit.ouk"),
-        },
-    )
-    .expect("sign");
-    std::fs::write(dir.join("kit.ouk.minisig"), sig.as_str()).expect("write sig");
-    p
-}
-
-async fn call(st: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let resp = router(st.clone()).oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    (status, headers, body)
-}
-
 fn get(path: &str, auth: &str) -> Request<Body> {
-    Request::get(path)
-        .header("authorization", auth)
-        .body(Body::empty())
-        .expect("request")
+    util::get(path, Some(auth))
 }
 
 async fn scan(st: &AppState, token: &str, sbom: &str) -> Value {
-    let req = Request::post("/api/v1/scan")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(sbom.to_owned()))
-        .expect("request");
-    let (s, _, b) = call(st, req).await;
-    let v: Value = serde_json::from_slice(&b).expect("json");
+    let (s, _, v) = util::scan(st, token, sbom).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v
 }
 
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn bundle_holds_every_input_cross_checked_and_is_deterministic() {
-    let env = Env::new();
-    let st = env.state();
+    let env = env();
+    let st = state(&env);
     let token = env.token("ci-a");
     let v = scan(&st, &token, VULN_SBOM).await;
     let id = v["scan_id"].as_str().expect("id").to_owned();
@@ -385,8 +183,8 @@ async fn bundle_holds_every_input_cross_checked_and_is_deterministic() {
 
 #[tokio::test]
 async fn export_cli_writes_the_same_bundle_and_refuses_while_the_server_holds_the_store() {
-    let env = Env::new();
-    let st = env.state();
+    let env = env();
+    let st = state(&env);
     let token = env.token("ci-a");
     let v = scan(&st, &token, VULN_SBOM).await;
     let id = v["scan_id"].as_str().expect("id").to_owned();
@@ -446,8 +244,8 @@ async fn export_cli_writes_the_same_bundle_and_refuses_while_the_server_holds_th
 
 #[tokio::test]
 async fn replay_confirms_the_digest_with_the_scans_own_time_and_explains_differences() {
-    let env = Env::new();
-    let st = env.state();
+    let env = env();
+    let st = state(&env);
     let token = env.token("ci-a");
     // A mute that is active at scan time and expires two seconds later.
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(2);
@@ -542,7 +340,7 @@ async fn replay_confirms_the_digest_with_the_scans_own_time_and_explains_differe
 
 #[test]
 fn import_records_a_signed_statement_over_the_kit() {
-    let env = Env::new();
+    let env = env();
     let dir = env.kit_dir();
     let text =
         std::fs::read(dir.join(importer::import::IMPORT_STATEMENT_FILE)).expect("import.dsse.json");

@@ -2,24 +2,14 @@
 //! imported by the importer, the real router (oneshot); then a replay of a scan made
 //! under a Rego policy (issue 6).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-use appliance::server::{AppState, Config, router};
-use appliance::store::{PasswordCost, StoreOptions, Verdict};
+use appliance::server::{AppState, Config};
+use appliance::store::{StoreOptions, Verdict};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::Engine as _;
-use bundles::manifest::{Producer, Summary};
-use bundles::path::media_types;
-use bundles::tokens::{ClientToken, ClientTokens};
-use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
-use importer::datadir::{DataDir, InitOptions};
+use importer::datadir::DataDir;
 use serde_json::Value;
-use signing::minisign::{self, SignOptions};
-use signing::{KeyId, KeyPair, jwt};
-use time::OffsetDateTime;
-use tower::ServiceExt as _;
+
+use crate::util::{Env, KitSpec};
 
 const SBOM: &str = r#"{
   "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
@@ -50,162 +40,18 @@ rego: |
   }
 "#;
 
-fn vendor() -> KeyPair {
-    KeyPair::from_seed(KeyId([0x11; 8]), &[7; 32])
-}
-
-fn sample_advisories() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv/npm");
-    let mut advs = Vec::new();
-    for e in std::fs::read_dir(&root).expect("sample feed") {
-        let bytes = std::fs::read(e.expect("entry").path()).expect("read");
-        advs.push(bundles::model::Advisory::from_osv_json(&bytes).expect("valid record"));
+/// One client, `ci-a`, 333 scans a day.
+fn spec() -> KitSpec {
+    KitSpec {
+        kit_id: "rego-test-1",
+        clients: vec![("ci-a", 333)],
+        revoked: None,
     }
-    advs.sort_by(|a, b| a.id().as_str().cmp(b.id().as_str()));
-    let mut out = Vec::new();
-    bundles::model::write_jsonl(&mut out, advs.iter()).expect("jsonl");
-    out
-}
-
-struct Env {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    password: String,
-}
-
-impl Env {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let data = tmp.path().join("data");
-        let now = OffsetDateTime::now_utc();
-        DataDir::init(
-            &data,
-            &InitOptions {
-                trust: vec![vendor().public()],
-                threshold: 1,
-                site: None,
-                now: now - time::Duration::days(1),
-            },
-        )
-        .expect("init data dir");
-        let opts = StoreOptions {
-            password_cost: PasswordCost {
-                m_kib: 256,
-                t: 1,
-                p: 1,
-            },
-            ..StoreOptions::default()
-        };
-        let report = appliance::store::init(&data, opts, now).expect("init store");
-        let password = report.admin_password.clone();
-        drop(report);
-        let kit = write_kit(tmp.path(), now);
-        let dd = DataDir::open(&data).expect("open");
-        importer::Importer::new(&dd)
-            .clock(now)
-            .import(&kit)
-            .expect("import the test kit");
-        Self {
-            _tmp: tmp,
-            data,
-            password,
-        }
-    }
-
-    fn state(&self) -> AppState {
-        AppState::open(&self.data, Config::default()).expect("open state")
-    }
-
-    fn token(&self) -> String {
-        let dd = DataDir::open(&self.data).expect("open");
-        let kit = std::fs::canonicalize(dd.current_link()).expect("current");
-        importer::import::read_tokens(&kit)
-            .expect("tokens")
-            .clients
-            .into_iter()
-            .find(|c| c.id == "ci-a")
-            .expect("client in kit")
-            .token
-    }
-
-    fn basic(&self) -> String {
-        let raw = format!("admin:{}", self.password);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    }
-}
-
-fn write_kit(dir: &Path, now: OffsetDateTime) -> PathBuf {
-    let created = now - time::Duration::hours(2);
-    let mut w = KitWriter::new(KitInfo {
-        kit_id: "rego-test-1".into(),
-        sequence: 1,
-        created_at: Timestamp::new(created).expect("ts"),
-        expires_at: Timestamp::new(created + time::Duration::days(30)).expect("ts"),
-        site: None,
-        producer: Producer {
-            name: "rego-tests".into(),
-            version: "1".into(),
-        },
-        summary: Summary::default(),
-    });
-    w.add_bytes(
-        EntryPath::new("advisories/npm.jsonl").expect("path"),
-        MediaType::new(media_types::ADVISORIES_JSONL).expect("mt"),
-        sample_advisories(),
-    )
-    .expect("add");
-    let v = vendor();
-    let claims = jwt::Claims {
-        iss: Some("stella-kit:test".into()),
-        sub: "ci-a".into(),
-        aud: None,
-        exp: (created + time::Duration::days(30)).unix_timestamp(),
-        nbf: Some((created - time::Duration::hours(1)).unix_timestamp()),
-        iat: Some((created - time::Duration::hours(1)).unix_timestamp()),
-        jti: Some("jti-ci-a".into()),
-        tier: Some("Free".into()),
-        max_scans_per_day: Some(333),
-        extra: BTreeMap::new(),
-    };
-    let clients = vec![ClientToken {
-        id: "ci-a".into(),
-        token: jwt::issue(&claims, &v).expect("issue"),
-    }];
-    w.add_bytes(
-        EntryPath::new("tokens/clients.json").expect("path"),
-        MediaType::new(media_types::CLIENT_TOKENS).expect("mt"),
-        serde_json::to_vec(&ClientTokens { clients }).expect("json"),
-    )
-    .expect("add");
-    let (_, bytes) = w.write(Vec::new(), &[&v]).expect("write kit");
-    let p = dir.join("kit.ouk");
-    std::fs::write(&p, bytes).expect("write kit");
-    let sig = minisign::sign_file(
-        &v,
-        &p,
-        &SignOptions {
-            trusted_comment: None,
-            untrusted_comment: None,
-            timestamp: now.unix_timestamp(),
-            file_name: Some("kit.ouk"),
-        },
-    )
-    .expect("sign");
-    std::fs::write(dir.join("kit.ouk.minisig"), sig.as_str()).expect("write sig");
-    p
 }
 
 async fn call(st: &AppState, req: Request<Body>) -> (StatusCode, Vec<u8>) {
-    let resp = router(st.clone()).oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
-        .await
-        .expect("body")
-        .to_vec();
-    (status, body)
+    let (s, _, b) = crate::util::call(st, req).await;
+    (s, b)
 }
 
 async fn put_policy(st: &AppState, env: &Env, yaml: &str) -> (StatusCode, Value) {
@@ -248,9 +94,9 @@ fn warnings(v: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn rego_mutes_and_denies_through_the_api_and_replays() {
-    let env = Env::new();
-    let st = env.state();
-    let token = env.token();
+    let env = Env::imported(&spec());
+    let st = env.state(Config::default());
+    let token = env.token("ci-a");
 
     // Without Rego, `fail_on: none` passes and nothing is muted.
     let (s, b) = put_policy(&st, &env, "fail_on: none\n").await;

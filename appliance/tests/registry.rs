@@ -12,7 +12,6 @@ use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
 use importer::datadir::{DataDir, InitOptions};
 use importer::import::Importer;
 use sha2::{Digest as _, Sha256};
-use signing::minisign::{self, SignOptions};
 use signing::{KeyId, KeyPair};
 use time::OffsetDateTime;
 
@@ -91,19 +90,7 @@ fn appliance_with_trivy_db(root: &Path) -> (DataDir, Vec<u8>, String) {
     let kit = root.join("kit.ouk");
     let f = std::fs::File::create(&kit).expect("create");
     w.write(f, &[&vendor]).expect("write");
-    minisign::sign_file(
-        &vendor,
-        &kit,
-        &SignOptions {
-            trusted_comment: None,
-            untrusted_comment: None,
-            timestamp: now.unix_timestamp(),
-            file_name: None,
-        },
-    )
-    .expect("sign")
-    .write(&root.join("kit.ouk.minisig"))
-    .expect("sig");
+    crate::util::sign_detached(&vendor, &kit, now);
     let (dd, _) = DataDir::init(
         &root.join("data"),
         &InitOptions {

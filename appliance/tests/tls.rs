@@ -5,8 +5,6 @@
 //! the CA, a stalled handshake — none of which stops the server. Also the startup
 //! refusals for bad certificate/key files.
 
-mod console_common;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -181,22 +179,12 @@ impl Running {
 
 fn empty_state(root: &Path) -> AppState {
     let data = root.join("data");
-    importer::datadir::DataDir::init(
+    crate::util::init_appliance(
         &data,
-        &importer::datadir::InitOptions {
-            trust: vec![console_common::vendor().public()],
-            threshold: 1,
-            site: None,
-            now: time::OffsetDateTime::now_utc(),
-        },
-    )
-    .expect("init data dir");
-    appliance::store::init(
-        &data,
-        appliance::store::StoreOptions::default(),
+        &crate::util::vendor(),
+        crate::util::fast_store_options(),
         time::OffsetDateTime::now_utc(),
-    )
-    .expect("init store");
+    );
     AppState::open(&data, Config::default()).expect("open state")
 }
 
@@ -303,7 +291,7 @@ fn has_secure(cookie: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_login_over_tls_sets_secure_cookies() {
     let pki = pki();
-    let site = console_common::site();
+    let site = crate::util::site::site();
     let state = AppState::open(&site.data, Config::default()).expect("open state");
     let server = start(state, &pki.files).await;
     let c = client(&pki.ca, rustls::DEFAULT_VERSIONS);

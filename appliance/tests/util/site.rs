@@ -1,30 +1,19 @@
 //! Fixture of the console tests: a real data directory (pinned vendor key, store with the
 //! `admin` operator) with a real signed kit imported, plus helpers that write further
 //! kits (good, or refused for a named reason) the way `stella-kit` would.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub use super::{sample_advisories, stranger, vendor};
 
 use bundles::manifest::{FeedSummary, Producer, Summary};
 use bundles::path::media_types;
 use bundles::tokens::{ClientToken, ClientTokens, Revocations};
 use bundles::{EntryPath, KitInfo, KitWriter, MediaType, Timestamp};
-use importer::datadir::{DataDir, InitOptions};
 use importer::import::Importer;
-use signing::minisign::{self, SignOptions};
-use signing::{KeyId, KeyPair, jwt};
+use signing::{KeyPair, jwt};
 use time::{Duration, OffsetDateTime};
-
-/// The vendor key of the tests (fixed seed; a test key, never used for anything real).
-pub fn vendor() -> KeyPair {
-    KeyPair::from_seed(KeyId([0x11; 8]), &[7; 32])
-}
-
-/// A key the appliance does not trust.
-pub fn stranger() -> KeyPair {
-    KeyPair::from_seed(KeyId([0x33; 8]), &[9; 32])
-}
 
 /// The client whose token is valid for 30 days.
 pub const CLIENT: &str = "ci-payments";
@@ -48,23 +37,6 @@ pub const SBOM: &str = r#"{
 
 /// The critical advisory of [`SBOM`].
 pub const CRITICAL: &str = "GHSA-xvch-5gv4-984h";
-
-/// The sample advisories of one ecosystem as canonical JSONL, and their count.
-pub fn sample_advisories(ecosystem: &str) -> (Vec<u8>, u64) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../samples/feeds/osv")
-        .join(ecosystem);
-    let mut advs = Vec::new();
-    for e in std::fs::read_dir(&root).expect("sample feed") {
-        let p = e.expect("entry").path();
-        let bytes = std::fs::read(&p).expect("read");
-        advs.push(bundles::model::Advisory::from_osv_json(&bytes).expect("valid record"));
-    }
-    advs.sort_by(|a, b| a.id().as_str().cmp(b.id().as_str()));
-    let mut out = Vec::new();
-    bundles::model::write_jsonl(&mut out, advs.iter()).expect("jsonl");
-    (out, advs.len() as u64)
-}
 
 fn vendor_token(key: &KeyPair, client: &str, created: OffsetDateTime, days: i64) -> String {
     let claims = jwt::Claims {
@@ -167,20 +139,7 @@ pub fn write_kit(
     let file = std::fs::File::create(&path).expect("create kit");
     w.write(std::io::BufWriter::new(file), &[manifest_key])
         .expect("write kit");
-    let sig = minisign::sign_file(
-        detached_key,
-        &path,
-        &SignOptions {
-            trusted_comment: None,
-            untrusted_comment: None,
-            timestamp: created.unix_timestamp(),
-            file_name: Some(name),
-        },
-    )
-    .expect("sign");
-    let mut sp = path.as_os_str().to_owned();
-    sp.push(".minisig");
-    std::fs::write(PathBuf::from(sp), sig.as_str()).expect("write signature");
+    super::sign_detached(detached_key, &path, created);
     path
 }
 
@@ -205,20 +164,7 @@ pub fn site() -> Site {
     let kits = root.path().join("kits");
     std::fs::create_dir_all(&kits).expect("kits dir");
     let now = OffsetDateTime::now_utc();
-    let (dd, _) = DataDir::init(
-        &data,
-        &InitOptions {
-            trust: vec![vendor().public()],
-            threshold: 1,
-            site: None,
-            now: now - Duration::days(1),
-        },
-    )
-    .expect("init data dir");
-    let report = appliance::store::init(&data, appliance::store::StoreOptions::default(), now)
-        .expect("init store");
-    let password = report.admin_password.clone();
-    drop(report);
+    let (dd, password) = super::init_appliance(&data, &vendor(), super::fast_store_options(), now);
     let kit = write_kit(&kits, "plant-7-0001.ouk", 1, &vendor(), &vendor());
     Importer::new(&dd)
         .clock(now)
