@@ -1001,3 +1001,72 @@ fn the_store_is_usable_as_a_trait_object() {
     assert!(d.allowed);
     store.flush().expect("flush");
 }
+
+// ---------------------------------------------------------------- revocations
+
+#[test]
+fn revocations_survive_reopen_and_lift_once() {
+    use appliance::store::{Revocation, RevocationKind};
+    let dir = tempfile::tempdir().expect("tmp");
+    let rev = |kind, id: &str, minute: i64| Revocation {
+        kind,
+        id: id.into(),
+        actor: "admin".into(),
+        reason: format!("test {id}"),
+        created_at: NOW + time::Duration::minutes(minute),
+    };
+    {
+        let s = open(dir.path());
+        // written out of time order: the list is oldest first, not insertion order
+        assert!(
+            s.revoke(&rev(RevocationKind::Token, "jti-1", 2))
+                .expect("revoke")
+        );
+        assert!(
+            s.revoke(&rev(RevocationKind::Client, "ci-a", 1))
+                .expect("revoke")
+        );
+        assert!(
+            !s.revoke(&rev(RevocationKind::Client, "ci-a", 5))
+                .expect("revoke"),
+            "a second revocation of the same client is not new"
+        );
+        // the same id under the other kind is a different revocation
+        assert!(
+            s.revoke(&rev(RevocationKind::Token, "ci-a", 3))
+                .expect("revoke")
+        );
+    }
+    let s = open(dir.path());
+    let got: Vec<(RevocationKind, String, String)> = s
+        .revocations()
+        .expect("list")
+        .into_iter()
+        .map(|r| (r.kind, r.id, r.reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (RevocationKind::Client, "ci-a".into(), "test ci-a".into()),
+            (RevocationKind::Token, "jti-1".into(), "test jti-1".into()),
+            (RevocationKind::Token, "ci-a".into(), "test ci-a".into()),
+        ]
+    );
+    assert!(
+        s.lift_revocation(RevocationKind::Client, "ci-a")
+            .expect("lift")
+    );
+    assert!(
+        !s.lift_revocation(RevocationKind::Client, "ci-a")
+            .expect("lift")
+    );
+    drop(s);
+    let s = open(dir.path());
+    let ids: Vec<String> = s
+        .revocations()
+        .expect("list")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["jti-1", "ci-a"]);
+}

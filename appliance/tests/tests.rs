@@ -5,9 +5,11 @@
 //! reaches the network; `scripts/test.sh` runs it inside `unshare -n`.
 //!
 //! - `api`: the HTTP API (scan, tokens, quotas, operator endpoints, mutes, layers).
+//! - `clients`: one quota per client, dropped clients, local revocations.
 //! - `console`, `console_xss`, `browser`: the web console in process, against hostile
 //!   input, and in a real Chromium.
 //! - `crash`: SIGKILL and crash points during imports.
+//! - `disk`: a full data disk (503 `insufficient_storage`, `/readyz`).
 //! - `evidence_bundle`: evidence bundles, replay and the import statement.
 //! - `policy_rego`: Rego rules through the API, and their replay.
 //! - `registry`: the Trivy DB mirror, pulled by skopeo and by Trivy itself.
@@ -18,9 +20,11 @@ mod util;
 
 mod api;
 mod browser;
+mod clients;
 mod console;
 mod console_xss;
 mod crash;
+mod disk;
 mod evidence_bundle;
 mod policy_rego;
 mod registry;

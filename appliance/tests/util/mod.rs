@@ -126,8 +126,15 @@ pub fn sign_detached(key: &KeyPair, kit: &Path, timestamp: OffsetDateTime) {
     sig.write(&PathBuf::from(sp)).expect("write signature");
 }
 
-/// A vendor token of `client` issued an hour before `created`, valid 30 days after it.
-pub fn kit_token(key: &KeyPair, client: &str, created: OffsetDateTime, limit: u32) -> String {
+/// A vendor token of `client` (token id `jti`) issued an hour before `created`, valid 30
+/// days after it.
+pub fn kit_token(
+    key: &KeyPair,
+    client: &str,
+    jti: &str,
+    created: OffsetDateTime,
+    limit: u32,
+) -> String {
     let claims = jwt::Claims {
         iss: Some("stella-kit:test".into()),
         sub: client.into(),
@@ -135,7 +142,7 @@ pub fn kit_token(key: &KeyPair, client: &str, created: OffsetDateTime, limit: u3
         exp: (created + Duration::days(30)).unix_timestamp(),
         nbf: Some((created - Duration::hours(1)).unix_timestamp()),
         iat: Some((created - Duration::hours(1)).unix_timestamp()),
-        jti: Some(format!("jti-{client}")),
+        jti: Some(jti.into()),
         tier: Some("Free".into()),
         max_scans_per_day: Some(limit),
         extra: BTreeMap::new(),
@@ -144,7 +151,8 @@ pub fn kit_token(key: &KeyPair, client: &str, created: OffsetDateTime, limit: u3
 }
 
 /// What a one-ecosystem test kit holds: the sample npm advisories, tokens for `clients`
-/// (id, daily limit) and, when given, the kit's revocation list. Signed by [`vendor`].
+/// (id, daily limit; token id `jti-<client>` in kit 1, `jti-<client>-<sequence>` later)
+/// and, when given, the kit's revocation list. Signed by [`vendor`].
 pub struct KitSpec {
     pub kit_id: &'static str,
     pub clients: Vec<(&'static str, u32)>,
@@ -154,10 +162,20 @@ pub struct KitSpec {
 impl KitSpec {
     /// Writes the kit as `dir/kit.ouk` (+ `.minisig`), created two hours before `now`.
     pub fn write(&self, dir: &Path, now: OffsetDateTime) -> PathBuf {
+        self.write_sequence(dir, now, 1)
+    }
+
+    /// Writes the kit as kit `sequence` (`dir/kit.ouk` for 1, `dir/kit-<n>.ouk` after),
+    /// created two hours before `now`.
+    pub fn write_sequence(&self, dir: &Path, now: OffsetDateTime, sequence: u64) -> PathBuf {
         let created = now - Duration::hours(2);
         let mut w = KitWriter::new(KitInfo {
-            kit_id: self.kit_id.into(),
-            sequence: 1,
+            kit_id: if sequence == 1 {
+                self.kit_id.into()
+            } else {
+                format!("{}-{sequence}", self.kit_id)
+            },
+            sequence,
             created_at: Timestamp::new(created).expect("ts"),
             expires_at: Timestamp::new(created + Duration::days(30)).expect("ts"),
             site: None,
@@ -178,9 +196,16 @@ impl KitSpec {
             clients: self
                 .clients
                 .iter()
-                .map(|(id, limit)| ClientToken {
-                    id: (*id).into(),
-                    token: kit_token(&v, id, created, *limit),
+                .map(|(id, limit)| {
+                    let jti = if sequence == 1 {
+                        format!("jti-{id}")
+                    } else {
+                        format!("jti-{id}-{sequence}")
+                    };
+                    ClientToken {
+                        id: (*id).into(),
+                        token: kit_token(&v, id, &jti, created, *limit),
+                    }
                 })
                 .collect(),
         };
@@ -201,7 +226,11 @@ impl KitSpec {
             )
             .expect("add");
         }
-        let p = dir.join("kit.ouk");
+        let p = if sequence == 1 {
+            dir.join("kit.ouk")
+        } else {
+            dir.join(format!("kit-{sequence}.ouk"))
+        };
         let file = std::fs::File::create(&p).expect("create kit");
         w.write(std::io::BufWriter::new(file), &[&v])
             .expect("write kit");
@@ -244,10 +273,26 @@ impl Env {
     }
 
     pub fn import(&self) {
+        self.import_kit(&self.kit);
+    }
+
+    /// Imports another kit (written with [`KitSpec::write_sequence`]) at the env's clock.
+    pub fn import_kit(&self, kit: &Path) {
         importer::Importer::new(&self.dd())
             .clock(self.now)
-            .import(&self.kit)
+            .import(kit)
             .expect("import the test kit");
+    }
+
+    /// The audit log's records as (kind, event), oldest first.
+    pub fn audit(&self) -> Vec<(String, Value)> {
+        self.dd()
+            .audit()
+            .records()
+            .expect("audit records")
+            .into_iter()
+            .map(|r| (r.kind, r.event))
+            .collect()
     }
 
     pub fn dd(&self) -> DataDir {
