@@ -32,7 +32,14 @@
 //! assert_eq!(compare(VersionScheme::Dpkg, "1.0~rc1", "1.0").expect("valid"), Ordering::Less);
 //! assert_eq!(ordering(VersionScheme::Semver).compare("1.0.0-alpha", "1.0.0"), Some(Ordering::Less));
 //! assert_eq!(ordering(VersionScheme::Semver).compare("not a version", "1.0.0"), None);
+//! // the matcher reads short SemVer versions as OSV's scanner does; node-semver refuses them
+//! assert_eq!(ordering(VersionScheme::Semver).compare("0.1", "0.1.0"), Some(Ordering::Equal));
+//! assert!(compare(VersionScheme::Semver, "0.1", "0.1.0").is_err());
 //! ```
+//!
+//! Two readings: [`parse`] / [`compare`] are the ecosystem tool's own (tested pair by pair
+//! against it), and [`read`] / [`ordering`] are the matcher's, which also accepts the
+//! shapes real advisory data uses and OSV's scanner accepts (see [`read`]).
 use std::cmp::Ordering;
 
 use bundles::model::{VersionOrdering, VersionScheme};
@@ -199,7 +206,26 @@ pub fn parse(scheme: VersionScheme, s: &str) -> Result<Version, VersionError> {
     })
 }
 
-/// Parses both strings in `scheme` and compares them.
+/// Reads `s` in `scheme` the way the matcher reads versions from advisories and SBOMs,
+/// which is how OSV's own scanner reads them: surrounding ASCII whitespace is ignored in
+/// every scheme, and in SemVer a core of one or two numbers stands for the version with
+/// the missing parts zero (`0.1` is `0.1.0`, `v2` is `2.0.0`, `1.0-rc.1` is
+/// `1.0.0-rc.1`; see [`semver::SemVer::read`]). Everything else is exactly [`parse`], the
+/// ecosystem tool's own reading: leading zeros, empty parts, four parts and foreign
+/// characters stay refused, so no garbage compares.
+pub fn read(scheme: VersionScheme, s: &str) -> Result<Version, VersionError> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    match scheme {
+        VersionScheme::Semver => {
+            check_len(scheme, t)?;
+            Ok(Version::Semver(semver::SemVer::read(t)?))
+        }
+        _ => parse(scheme, t),
+    }
+}
+
+/// Parses both strings in `scheme` (the ecosystem tool's reading, [`parse`]) and
+/// compares them.
 pub fn compare(scheme: VersionScheme, a: &str, b: &str) -> Result<Ordering, VersionError> {
     let a = parse(scheme, a)?;
     let b = parse(scheme, b)?;
@@ -207,13 +233,15 @@ pub fn compare(scheme: VersionScheme, a: &str, b: &str) -> Result<Ordering, Vers
     a.compare(&b).ok_or(VersionError::Unsupported { scheme })
 }
 
-/// The [`VersionOrdering`] of one scheme, for OSV range evaluation.
+/// The [`VersionOrdering`] of one scheme, for OSV range evaluation: versions are read
+/// with [`read`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SchemeOrdering(pub VersionScheme);
 
 impl VersionOrdering for SchemeOrdering {
+    /// Compares as the matcher reads versions ([`read`]).
     fn compare(&self, a: &str, b: &str) -> Option<Ordering> {
-        compare(self.0, a, b).ok()
+        read(self.0, a).ok()?.compare(&read(self.0, b).ok()?)
     }
 }
 
@@ -265,7 +293,7 @@ impl<'a> Pinned<'a> {
         Pinned {
             scheme,
             text,
-            parsed: parse(scheme, text),
+            parsed: read(scheme, text),
         }
     }
 
@@ -273,7 +301,7 @@ impl<'a> Pinned<'a> {
         if s == self.text {
             return self.parsed.as_ref().ok();
         }
-        Some(slot.insert(parse(self.scheme, s).ok()?))
+        Some(slot.insert(read(self.scheme, s).ok()?))
     }
 }
 
@@ -289,6 +317,48 @@ impl VersionOrdering for Pinned<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The matcher's reading ignores surrounding whitespace in every scheme, pads short
+    /// SemVer cores, and otherwise parses exactly as the ecosystem's tool does.
+    #[test]
+    fn read_is_parse_plus_the_shapes_real_data_uses() {
+        for scheme in ALL {
+            for v in ["1.2.3", "2.0.0", "1.0.0-1"] {
+                let Ok(strict) = parse(scheme, v) else {
+                    continue;
+                };
+                for spaced in [format!(" {v}"), format!("{v} "), format!("\t{v}\n")] {
+                    assert_eq!(
+                        read(scheme, &spaced).as_ref(),
+                        Ok(&strict),
+                        "{scheme:?} {spaced:?}"
+                    );
+                }
+            }
+            assert!(
+                read(scheme, "   ").is_err(),
+                "{scheme:?}: blank is no version"
+            );
+        }
+        let sem = ordering(VersionScheme::Semver);
+        assert_eq!(sem.compare("0.1", "0.1.0"), Some(Ordering::Equal));
+        assert_eq!(sem.compare(" v1 ", "1.0.0"), Some(Ordering::Equal));
+        assert_eq!(sem.compare("0.1", "0.1.45"), Some(Ordering::Less));
+        assert_eq!(sem.compare("1.0-rc.1", "1.0.0"), Some(Ordering::Less));
+        assert_eq!(
+            sem.compare("01.2", "1.2.0"),
+            None,
+            "leading zeros stay refused"
+        );
+        assert_eq!(
+            sem.compare("1.2.3.4", "1.2.3"),
+            None,
+            "four parts stay refused"
+        );
+        // Pinned reads the same way
+        let pinned = Pinned::new(VersionScheme::Semver, "0.1");
+        assert_eq!(pinned.compare("0.1", "0.1.45"), Some(Ordering::Less));
+    }
 
     /// Pinned compares exactly like the scheme's ordering, whichever side is pinned, and
     /// for versions that do not parse.

@@ -126,6 +126,26 @@ impl SemVer {
         })
     }
 
+    /// Reads `s` as OSV's scanner does: [`SemVer::parse`], and where that refuses a core
+    /// of one or two numbers (`0.1`, `1`, `v2`, `1.0-rc.1`, real GHSA/RustSec/npm bounds),
+    /// the same text with the missing parts `0`. Numbers keep every rule of `parse` (no
+    /// leading zeros, at most 2^53-1); an empty part (`1.`, `.1`, `1..2`) or a fourth part
+    /// is still refused, with `parse`'s reason.
+    pub fn read(s: &str) -> Result<Self, VersionError> {
+        let strict = match Self::parse(s) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let body = s.strip_prefix('v').unwrap_or(s);
+        let (core, rest) = body.split_at(body.find(['-', '+']).unwrap_or(body.len()));
+        let parts = core.split('.').count();
+        if parts >= 3 || !core.split('.').all(is_digits) {
+            return Err(strict);
+        }
+        let padded = format!("{core}{}{rest}", ".0".repeat(3 - parts));
+        Self::parse(&padded).map_err(|_| strict)
+    }
+
     /// True when the version has a prerelease part.
     pub fn is_prerelease(&self) -> bool {
         !self.pre.is_empty()
@@ -218,6 +238,65 @@ mod tests {
         for w in chain.windows(2) {
             assert_eq!(p(w[0]).cmp(&p(w[1])), Ordering::Less, "{w:?}");
         }
+    }
+
+    #[test]
+    fn read_pads_short_cores_as_osv_does_and_nothing_else() {
+        let r = |s: &str| SemVer::read(s).map_err(|e| e.to_string());
+        for (short, full) in [
+            ("0.1", "0.1.0"),
+            ("1", "1.0.0"),
+            ("v2", "2.0.0"),
+            ("v0.3", "0.3.0"),
+            ("1.0-rc.1", "1.0.0-rc.1"),
+            ("1-alpha", "1.0.0-alpha"),
+            ("1.2+build.5", "1.2.0+build.5"),
+            ("1.2.3", "1.2.3"),
+        ] {
+            assert_eq!(r(short).expect(short), p(full), "{short}");
+        }
+        assert_eq!(
+            p("0.1.0").cmp(&SemVer::read("0.1").expect("0.1")),
+            Ordering::Equal
+        );
+        assert!(
+            SemVer::parse("0.1").is_err(),
+            "parse stays node-semver's reading"
+        );
+        for garbage in [
+            "",
+            "v",
+            "1.",
+            ".1",
+            "1..2",
+            "01.2",
+            "1.02",
+            "1.2.3.4",
+            "1.2.x",
+            "x",
+            "1.2-",
+            "1.2+",
+            "1.2-01",
+            "1 .2",
+            "=1.2",
+            "~1.2",
+            "^1",
+            "1.2 ",
+            "-1",
+            "9007199254740992",
+        ] {
+            assert!(
+                SemVer::read(garbage).is_err(),
+                "{garbage:?} must stay refused"
+            );
+        }
+        // the refusal keeps parse's reason
+        assert_eq!(
+            r("01.2").expect_err("leading zero"),
+            r("01.2.0")
+                .expect_err("leading zero")
+                .replace("01.2.0", "01.2")
+        );
     }
 
     #[test]
