@@ -73,6 +73,7 @@ fn findings(n: usize) -> Vec<Finding> {
             path: None,
             muted: false,
             mute_reason: None,
+            undecided: false,
         })
         .collect()
 }

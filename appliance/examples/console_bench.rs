@@ -208,6 +208,7 @@ fn findings(n: usize, seed: usize, critical: bool) -> Vec<Finding> {
                 path: None,
                 muted: false,
                 mute_reason: None,
+                undecided: false,
             }
         })
         .collect()
@@ -295,6 +296,8 @@ fn fill(data: &Path, total: usize, now: OffsetDateTime) -> anyhow::Result<ScanId
                 by_severity: by,
                 fail_on: "high".into(),
                 stale_feed: false,
+                undecided: 0,
+                undecided_ignored: false,
             },
             findings_digest: fdigest.clone(),
             warnings: Vec::new(),

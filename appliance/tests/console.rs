@@ -485,3 +485,79 @@ async fn kit_upload_accepted_and_refused_with_the_failing_check() {
     );
     assert!(tokens.contains("eyJ"), "{tokens}");
 }
+
+/// An npm component whose version no SemVer reading accepts (`1.2.5-x_y`: `_` is not a
+/// SemVer character) against the critical minimist advisory.
+const UNDECIDED_SBOM: &str = r#"{
+  "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+  "metadata": {"component": {"type": "application", "name": "odd-build"}},
+  "components": [
+    {"type": "library", "name": "minimist", "version": "1.2.5-x_y", "purl": "pkg:npm/minimist@1.2.5-x_y"}
+  ]
+}"#;
+
+async fn api_scan_of(app: &App, sbom: &str) -> Value {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/scan")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.site.token))
+        .body(Body::from(sbom.to_owned()))
+        .expect("request");
+    let resp = send(&app.router, req).await;
+    let status = resp.status();
+    let body = text(resp).await;
+    assert_eq!(status, StatusCode::OK, "scan accepted: {body}");
+    serde_json::from_str(&body).expect("scan JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undecided_finding_fails_the_build_shows_in_the_console_and_can_be_ignored() {
+    let app = app();
+    let v = api_scan_of(&app, UNDECIDED_SBOM).await;
+    let f = &v["findings"][0];
+    assert_eq!(
+        (
+            f["id"].as_str(),
+            f["severity"].as_str(),
+            f["undecided"].as_bool()
+        ),
+        (Some(CRITICAL), Some("critical"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(
+        v["verdict"], "fail",
+        "a scanner that cannot decide must not pass"
+    );
+    assert_eq!(v["summary"]["undecided"], 1);
+    assert!(v["summary"].get("undecided_ignored").is_none(), "{v}");
+    let warning = v["warnings"][0].as_str().expect("warning");
+    assert!(warning.contains("reported as undecided"), "{warning}");
+
+    let (cookie, csrf) = login(&app).await;
+    let id = v["scan_id"].as_str().expect("id");
+    let page = text(send(&app.router, get(&format!("/scans/{id}"), &cookie)).await).await;
+    assert!(page.contains("pill-undecided"), "the scan page marks it");
+
+    // `undecided: ignore` reports it and passes
+    let resp = send(
+        &app.router,
+        post_form(
+            "/policy",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("yaml", "fail_on: high\nundecided: ignore\n"),
+            ],
+        ),
+    )
+    .await;
+    assert!(
+        resp.status().is_redirection() || resp.status().is_success(),
+        "{}",
+        resp.status()
+    );
+    let v = api_scan_of(&app, UNDECIDED_SBOM).await;
+    assert_eq!(v["findings"][0]["undecided"], true);
+    assert_eq!(v["verdict"], "pass", "{v}");
+    assert_eq!(v["summary"]["undecided_ignored"], true);
+}

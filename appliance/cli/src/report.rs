@@ -86,12 +86,15 @@ impl fmt::Display for FailOn {
     }
 }
 
-/// What the exit code needs of a finding: its severity and whether it is muted.
+/// What the exit code needs of a finding: its severity, whether it is muted, and whether
+/// the engine could decide it.
 pub trait Marked {
     /// Severity.
     fn severity(&self) -> Severity;
     /// Muted by a site policy.
     fn muted(&self) -> bool;
+    /// The engine could not compare the version with the advisory's ranges.
+    fn undecided(&self) -> bool;
 }
 
 impl Marked for Finding {
@@ -100,6 +103,9 @@ impl Marked for Finding {
     }
     fn muted(&self) -> bool {
         self.muted
+    }
+    fn undecided(&self) -> bool {
+        self.undecided
     }
 }
 
@@ -112,6 +118,9 @@ pub struct Mark {
     pub severity: Severity,
     /// Muted by a site policy.
     pub muted: bool,
+    /// Undecided by the engine.
+    #[serde(default)]
+    pub undecided: bool,
 }
 
 impl Marked for Mark {
@@ -120,6 +129,9 @@ impl Marked for Mark {
     }
     fn muted(&self) -> bool {
         self.muted
+    }
+    fn undecided(&self) -> bool {
+        self.undecided
     }
 }
 
@@ -139,6 +151,10 @@ pub struct Summary {
     pub fail_on: Option<String>,
     /// Whether the appliance's feeds are older than its staleness limit.
     pub stale_feed: bool,
+    /// Unmuted findings the engine could not decide.
+    pub undecided: u64,
+    /// The appliance's policy says `undecided: ignore`: they do not fail the verdict.
+    pub undecided_ignored: bool,
 }
 
 /// The kit whose feeds produced the findings.
@@ -191,11 +207,13 @@ impl<F: Marked + serde::de::DeserializeOwned> ScanReport<F> {
 }
 
 impl<F: Marked> ScanReport<F> {
-    /// Unmuted findings that fail under `threshold`.
+    /// Unmuted findings that fail under `threshold` (undecided ones too, unless the
+    /// appliance's policy ignores them).
     pub fn failing(&self, threshold: FailOn) -> impl Iterator<Item = &F> {
+        let ignore_undecided = self.summary.undecided_ignored;
         self.findings
             .iter()
-            .filter(move |f| !f.muted() && threshold.fails(f.severity()))
+            .filter(move |f| counts(*f, threshold, ignore_undecided))
     }
 
     /// The verdict recomputed locally under `threshold`.
@@ -215,6 +233,11 @@ impl<F: Marked> ScanReport<F> {
     }
 }
 
+fn counts<F: Marked>(f: &F, threshold: FailOn, ignore_undecided: bool) -> bool {
+    let left_out = f.muted() || (ignore_undecided && f.undecided());
+    !left_out && threshold.fails(f.severity())
+}
+
 /// The policy decision the exit code follows: the threshold in force and the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -224,6 +247,8 @@ pub struct Decision {
     pub verdict: Verdict,
     /// Whether the verdict was recomputed locally (`--fail-on` given).
     pub local: bool,
+    /// The appliance's policy leaves undecided findings out of the verdict.
+    pub ignore_undecided: bool,
 }
 
 impl Decision {
@@ -236,13 +261,22 @@ impl Decision {
                 threshold,
                 verdict: report.verdict_under(threshold),
                 local: true,
+                ignore_undecided: report.summary.undecided_ignored,
             },
             None => Self {
                 threshold: report.server_threshold().unwrap_or(FailOn::High),
                 verdict: report.verdict,
                 local: false,
+                ignore_undecided: report.summary.undecided_ignored,
             },
         }
+    }
+
+    /// Whether one finding fails under this decision (what the `!` of the table, JUnit's
+    /// `<failure>` and SARIF's `failsPolicy` say).
+    #[must_use]
+    pub fn fails<F: Marked>(&self, f: &F) -> bool {
+        counts(f, self.threshold, self.ignore_undecided)
     }
 }
 
@@ -263,6 +297,32 @@ mod tests {
     fn finding(sev: &str, muted: bool) -> serde_json::Value {
         serde_json::json!({"id": "GHSA-x", "package": {"name": "p", "version": "1", "purl": "pkg:npm/p@1", "ecosystem": "npm"},
             "severity": sev, "muted": muted})
+    }
+
+    #[test]
+    fn undecided_findings_fail_locally_unless_the_appliance_policy_ignores_them() {
+        let mut f = finding("high", false);
+        f["undecided"] = serde_json::json!(true);
+        let r = report(serde_json::json!([f.clone()]), "fail");
+        assert!(r.findings[0].undecided);
+        assert_eq!(r.verdict_under(FailOn::High), Verdict::Fail);
+        let d = Decision::new(&r, Some(FailOn::High));
+        assert!(d.fails(&r.findings[0]));
+
+        let v = serde_json::json!({
+            "scan_id": "01J0000000000000000000000",
+            "verdict": "pass",
+            "summary": {"components": 1, "findings": 1, "muted": 0, "fail_on": "high",
+                        "undecided": 1, "undecided_ignored": true},
+            "findings": [f],
+        });
+        let r: ScanReport = ScanReport::from_json(v.to_string().as_bytes()).expect("valid");
+        assert_eq!(r.verdict_under(FailOn::High), Verdict::Pass);
+        let d = Decision::new(&r, None);
+        assert!(d.ignore_undecided && !d.fails(&r.findings[0]));
+        // the severity-and-mute reader sees it too
+        let m: ScanReport<Mark> = ScanReport::from_json(v.to_string().as_bytes()).expect("valid");
+        assert!(m.findings[0].undecided);
     }
 
     #[test]

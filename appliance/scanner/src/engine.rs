@@ -5,9 +5,10 @@
 //! every affected entry found with [`bundles::model::Affected::evaluate`], using the
 //! ecosystem's ordering for `ECOSYSTEM` ranges and SemVer for `SEMVER` ranges
 //! ([`crate::versions::ordering`], with the component's version parsed once:
-//! [`Pinned`]). A version that cannot be compared is never
-//! guessed: it yields a warning naming the component and the records, never a finding and
-//! never a silent miss.
+//! [`Pinned`]). A version that cannot be compared is never guessed and never a silent
+//! miss: the record becomes a finding marked [`Finding::undecided`] (with the record's
+//! severity, so a policy's `fail_on` counts it unless the policy says `undecided: ignore`)
+//! and a warning names the component and the records.
 //!
 //! # Merging records of one vulnerability
 //!
@@ -49,8 +50,12 @@ use super::severity::{Assessment, assess};
 use super::versions::Pinned;
 use bundles::model::{Finding, FindingPackage, Severity, canonical_order};
 
-/// The engine's name and version, recorded with every scan result and evidence.
-pub const ENGINE_VERSION: &str = concat!("stella-engine/", env!("CARGO_PKG_VERSION"));
+/// The engine's name and version, recorded with every scan result and evidence. The
+/// `+mN` suffix is the matcher revision: it grows whenever the same SBOM and kit can give
+/// different findings (a replay then says the engines differ instead of leaving a digest
+/// mismatch unexplained). m2: versions read as OSV's scanner reads them (short SemVer
+/// cores, whitespace) and undecided findings reported.
+pub const ENGINE_VERSION: &str = concat!("stella-engine/", env!("CARGO_PKG_VERSION"), "+m2");
 
 /// Most warnings returned per scan; the rest are counted in a final warning.
 const MAX_WARNINGS: usize = 1000;
@@ -185,6 +190,9 @@ impl Engine {
         };
         findings.sort_by(canonical_order);
         findings.dedup();
+        // What the SBOM reader could not use (invalid or unusable purls, types no source
+        // covers) is part of the answer too: a component is never dropped silently.
+        warnings.extend(sbom.warnings.iter().cloned());
         warnings.sort();
         warnings.dedup();
         if warnings.len() > MAX_WARNINGS {
@@ -220,15 +228,16 @@ impl Engine {
         let version = c.match_version.as_str();
         let lookup_eco = lookup_ecosystem(c, eco, sbom);
         let hits: Vec<Hit<'_>> = self.index.lookup(&lookup_eco, &c.package).collect();
-        if hits.is_empty() {
-            return;
-        }
         if version.is_empty() {
             warnings.push(format!(
-                "{} ({eco}): no version in the SBOM; {} advisories name this package and could not be checked",
+                "{} ({eco}): no version in the SBOM, so it cannot be matched ({} advisor{} of the kit name this package)",
                 describe(c),
-                hits.len()
+                hits.len(),
+                if hits.len() == 1 { "y" } else { "ies" },
             ));
+            return;
+        }
+        if hits.is_empty() {
             return;
         }
         let scheme = eco.scheme();
@@ -240,40 +249,38 @@ impl Engine {
             ecosystem: &eco_ordering,
         };
         let mut matched: Vec<Hit<'_>> = Vec::new();
-        let mut undecided: Vec<&str> = Vec::new();
+        let mut undecided: Vec<Hit<'_>> = Vec::new();
         for hit in hits {
             match hit.affected.evaluate(version, orderings) {
                 Evaluation::Affected => matched.push(hit),
-                Evaluation::Undecidable => undecided.push(hit.advisory.id().as_str()),
+                Evaluation::Undecidable => undecided.push(hit),
                 Evaluation::NotAffected => {}
             }
         }
         // A record is undecidable for this component only if none of its entries matched.
-        undecided.retain(|id| !matched.iter().any(|h| h.advisory.id().as_str() == *id));
-        undecided.dedup();
+        undecided.retain(|u| !matched.iter().any(|h| h.record == u.record));
         if !undecided.is_empty() {
-            let shown: Vec<&str> = undecided
-                .iter()
-                .take(MAX_IDS_PER_WARNING)
-                .copied()
-                .collect();
-            let more = undecided.len() - shown.len();
+            let mut ids: Vec<&str> = undecided.iter().map(|h| h.advisory.id().as_str()).collect();
+            ids.dedup();
+            let shown: Vec<&str> = ids.iter().take(MAX_IDS_PER_WARNING).copied().collect();
+            let more = ids.len() - shown.len();
             warnings.push(format!(
-                "{} ({eco}): version {version:?} cannot be compared in the {scheme:?} ordering with {} advisor{} ({}{}); not reported, check by hand",
+                "{} ({eco}): version {version:?} cannot be compared in the {scheme:?} ordering with {} advisor{} ({}{}); reported as undecided (the policy counts it unless `undecided: ignore`), check by hand",
                 describe(c),
-                undecided.len(),
-                if undecided.len() == 1 { "y" } else { "ies" },
+                ids.len(),
+                if ids.len() == 1 { "y" } else { "ies" },
                 shown.join(", "),
                 if more > 0 { format!(", {more} more") } else { String::new() },
             ));
         }
-        if matched.is_empty() {
+        if matched.is_empty() && undecided.is_empty() {
             return;
         }
         // What findings show is read from the index's details store for the matched
-        // records only.
-        let mut details: Vec<(usize, Arc<RecordView>)> = Vec::with_capacity(matched.len());
-        for h in &matched {
+        // and undecided records only.
+        let mut details: Vec<(usize, Arc<RecordView>)> =
+            Vec::with_capacity(matched.len() + undecided.len());
+        for h in matched.iter().chain(&undecided) {
             if details.iter().any(|(r, _)| *r == h.record) {
                 continue;
             }
@@ -292,8 +299,23 @@ impl Engine {
             });
             details.push((h.record, d));
         }
+        let first = findings.len();
         for group in group_records(&matched, &details) {
             findings.push(build_finding(c, eco, version, &group, orderings));
+        }
+        // An undecided vulnerability that a decided finding of this component already
+        // reports (through an alias) is not reported twice.
+        for group in group_records(&undecided, &details) {
+            let mut f = build_finding(c, eco, version, &group, orderings);
+            let known = findings[first..].iter().any(|d| {
+                std::iter::once(&d.id)
+                    .chain(&d.aliases)
+                    .any(|k| *k == f.id || f.aliases.contains(k))
+            });
+            if !known {
+                f.undecided = true;
+                findings.push(f);
+            }
         }
     }
 }
@@ -639,6 +661,7 @@ fn build_finding(
         path: c.path.clone(),
         muted: false,
         mute_reason: None,
+        undecided: false,
     }
 }
 

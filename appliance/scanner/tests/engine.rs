@@ -60,7 +60,13 @@ fn ids(out: &ScanOutcome) -> Vec<(String, String)> {
 #[test]
 fn engine_version_names_the_crate() {
     assert!(ENGINE_VERSION.starts_with("stella-engine/"));
-    assert!(ENGINE_VERSION.ends_with(env!("CARGO_PKG_VERSION")));
+    let rest = ENGINE_VERSION
+        .strip_prefix(concat!("stella-engine/", env!("CARGO_PKG_VERSION"), "+m"))
+        .expect("crate version, then the matcher revision");
+    assert!(
+        rest.parse::<u32>().is_ok_and(|m| m >= 2),
+        "{ENGINE_VERSION}"
+    );
 }
 
 #[test]
@@ -121,7 +127,7 @@ fn osv_edge_cases() {
 }
 
 #[test]
-fn unparseable_version_is_a_warning_not_a_finding_nor_a_silent_miss() {
+fn unparseable_version_is_an_undecided_finding_and_a_warning_never_a_silent_miss() {
     let idx = index(&[rec(
         "T-1",
         "",
@@ -134,8 +140,18 @@ fn unparseable_version_is_a_warning_not_a_finding_nor_a_silent_miss() {
         idx,
         &cdx(&[("odd", "latest-ish", "pkg:npm/odd@latest-ish")]),
     );
-    assert!(out.findings.is_empty());
+    let got: Vec<(&str, &str, bool)> = out
+        .findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.package.version.as_str(), f.undecided))
+        .collect();
+    assert_eq!(got, [("T-1", "latest-ish", true)]);
     assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].contains("reported as undecided"),
+        "{}",
+        out.warnings[0]
+    );
     assert!(
         out.warnings[0].contains("odd latest-ish"),
         "{}",
@@ -598,4 +614,43 @@ fn matching_on_several_threads_gives_the_one_thread_result() {
         .collect();
     together.sort();
     assert_eq!(together, alone);
+}
+
+#[test]
+fn unusable_purls_are_named_in_the_warnings_never_dropped() {
+    let idx = index(&[rec(
+        "T-1",
+        "",
+        "npm",
+        "minimist",
+        "SEMVER",
+        r#"{"introduced":"0"},{"fixed":"1.2.6"}"#,
+    )]);
+    let out = scan(
+        idx,
+        &cdx(&[
+            ("minimist", "1.2.5", "pkg:npm/mini%00mist@1.2.5"),
+            ("minimist", "", "pkg:npm/minimist"),
+            ("tool", "1.0", "pkg:generic/tool@1.0"),
+            ("other", "2.0", "pkg:generic/other@2.0"),
+            ("act", "v4", "pkg:github/actions/checkout@v4"),
+        ]),
+    );
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    let w = &out.warnings;
+    let has = |needle: &str| w.iter().any(|x| x.contains(needle));
+    assert!(
+        has(r#"purl "pkg:npm/mini%00mist@1.2.5" of "minimist" has a control character"#),
+        "{w:#?}"
+    );
+    assert!(
+        has("no version in the SBOM, so it cannot be matched (1 advisory of the kit"),
+        "{w:#?}"
+    );
+    assert!(
+        has(r#"2 components with purl type "generic" (e.g. pkg:generic/"#),
+        "{w:#?}"
+    );
+    assert!(has(r#"1 component with purl type "github""#), "{w:#?}");
+    assert_eq!(w.len(), 4, "{w:#?}");
 }

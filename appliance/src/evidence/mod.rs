@@ -78,6 +78,20 @@ pub struct Summary {
     pub fail_on: String,
     /// Whether the feeds were older than the policy allows.
     pub stale_feed: bool,
+    /// Unmuted findings the engine could not decide (also counted in `by_severity`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub undecided: u32,
+    /// The policy says `undecided: ignore`: those findings did not count for the verdict.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub undecided_ignored: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The policy a verdict was computed with.
@@ -248,6 +262,8 @@ mod tests {
                 },
                 fail_on: "high".into(),
                 stale_feed: false,
+                undecided: 0,
+                undecided_ignored: false,
             },
             findings_digest: format!("sha256:{}", "1".repeat(64)),
             warnings: vec![],

@@ -174,8 +174,9 @@ pub fn replay(store: &dyn Store, dd: &DataDir, id: &ScanId) -> Result<Replay, Re
             .map_or(0, |c| (scanned_at - *c).whole_days()),
     };
     // The scan's own time is "now": mutes are judged as they were then.
-    let (_, _, verdict, _) =
-        crate::service::scan::apply_policy(&policy, &mut out.findings, scanned_at, &scan_facts);
+    let verdict =
+        crate::service::scan::apply_policy(&policy, &mut out.findings, scanned_at, &scan_facts)
+            .verdict;
     let replayed = findings_digest(&out.findings);
 
     let mut notes = Vec::new();

@@ -7,6 +7,7 @@
 //! ```yaml
 //! version: 1
 //! fail_on: high            # critical | high | medium | low | unknown | none
+//! undecided: count         # count (default) | ignore: findings the engine could not decide
 //! max_feed_age_days: 14    # optional: older feeds add a stale-feed warning
 //! mutes:
 //!   - id: mute-1           # assigned by the appliance when absent
@@ -26,6 +27,11 @@
 //! verdict on any unmuted finding of severity X or above. `unknown` therefore fails only
 //! with `fail_on: unknown` (an advisory without a score is not presumed high), and
 //! `none` never fails.
+//!
+//! A finding marked `undecided` (the engine could not compare the installed version with
+//! the advisory's ranges) is counted like any other, at the severity the advisory gives:
+//! a scanner that cannot decide must not pass a build quietly. `undecided: ignore` leaves
+//! such findings out of the verdict (they are still reported).
 //!
 //! ```
 //! use appliance::policy::{FindingFacts, Policy};
@@ -144,6 +150,31 @@ impl FailOn {
     }
 }
 
+/// What the verdict does with findings the engine could not decide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Undecided {
+    /// Counted like decided findings, at the advisory's severity (the default).
+    #[default]
+    Count,
+    /// Reported, but never fail the verdict.
+    Ignore,
+}
+
+impl Undecided {
+    /// The wire spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Count => "count",
+            Self::Ignore => "ignore",
+        }
+    }
+
+    fn is_count(&self) -> bool {
+        *self == Self::Count
+    }
+}
+
 fn default_version() -> u32 {
     1
 }
@@ -158,6 +189,9 @@ pub struct Policy {
     /// Threshold of the verdict.
     #[serde(default)]
     pub fail_on: FailOn,
+    /// Whether undecided findings count toward the verdict.
+    #[serde(default, skip_serializing_if = "Undecided::is_count")]
+    pub undecided: Undecided,
     /// Feeds older than this many days add a stale-feed warning to every verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_feed_age_days: Option<u32>,
@@ -174,6 +208,7 @@ impl Default for Policy {
         Self {
             version: 1,
             fail_on: FailOn::High,
+            undecided: Undecided::Count,
             max_feed_age_days: Some(30),
             mutes: Vec::new(),
             rego: None,
@@ -444,6 +479,17 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn undecided_is_counted_by_default_and_ignore_round_trips() {
+        let p = Policy::from_yaml("fail_on: high\n").expect("valid");
+        assert_eq!(p.undecided, Undecided::Count);
+        let p = Policy::from_yaml("fail_on: high\nundecided: ignore\n").expect("valid");
+        assert_eq!(p.undecided, Undecided::Ignore);
+        let e = Policy::from_yaml("undecided: maybe\n").expect_err("bad value");
+        assert!(e.to_string().contains("undecided"), "{e}");
+        assert_eq!(Undecided::Ignore.as_str(), "ignore");
+    }
     use time::macros::datetime;
 
     fn facts<'a>(id: &'a str, aliases: &'a [String], purl: &'a str) -> FindingFacts<'a> {

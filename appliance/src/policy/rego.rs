@@ -31,7 +31,8 @@
 //! The module is evaluated once per finding that no YAML mute rule mutes (YAML rules win),
 //! and only when a module is present (a policy without one costs nothing). `input` is the
 //! finding: `id`, `aliases`, `severity` (`critical|high|medium|low|unknown`),
-//! `package{name,version,purl,ecosystem}`, `fixed_versions`, `layer`, `path`, and
+//! `package{name,version,purl,ecosystem}`, `fixed_versions`, `layer`, `path`, `undecided`
+//! (true when the engine could not decide the version against the ranges), and
 //! `input.scan` = `{sbom_name, components, kit_sequence, kit_age_days}`.
 //!
 //! - `mute` (a non-empty string): the finding is muted with the reason `rego: <mute>`; it
@@ -200,6 +201,8 @@ pub struct RegoFinding<'a> {
     pub layer: Option<&'a str>,
     /// Path, when known.
     pub path: Option<&'a str>,
+    /// The engine could not decide the version against the advisory's ranges.
+    pub undecided: bool,
 }
 
 /// What the module says about one finding.
@@ -639,6 +642,7 @@ impl<'a> RegoFinding<'a> {
             fixed_versions: &f.fixed_versions,
             layer: f.layer.as_deref(),
             path: f.path.as_deref(),
+            undecided: f.undecided,
         }
     }
 }
@@ -668,6 +672,7 @@ mod tests {
             fixed_versions: fixed,
             layer,
             path: None,
+            undecided: false,
         }
     }
 

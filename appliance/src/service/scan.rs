@@ -17,6 +17,7 @@ use super::clients::Client;
 use super::timing::Timings;
 use super::{ServiceError, ServiceResult};
 use crate::evidence::{ApplianceFacts, KitFacts, PolicyFacts, ScanPredicate, Statement, Summary};
+use crate::policy::Undecided;
 use crate::policy::rego::{Decision, RegoFinding, Report as RegoReport, ScanFacts};
 use crate::policy::{FindingFacts, Policy};
 use crate::quota::utc_day;
@@ -174,8 +175,24 @@ pub fn scan(
     }
 }
 
-/// Applies the policy to `findings` in place; returns (muted count, unmuted severity
-/// counts, verdict, policy warnings). `now` judges mute expiry (replay passes the scan's
+/// What a policy made of a scan's findings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyOutcome {
+    /// Findings muted (by a YAML rule or by Rego).
+    pub muted: u32,
+    /// Unmuted findings per severity (undecided ones included).
+    pub by_severity: SeverityCounts,
+    /// Unmuted findings the engine could not decide.
+    pub undecided: u32,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Rego deny messages and errors.
+    pub warnings: Vec<String>,
+}
+
+/// Applies the policy to `findings` in place (see [`PolicyOutcome`]). An unmuted
+/// undecided finding counts for the verdict at its severity unless the policy says
+/// `undecided: ignore`. `now` judges mute expiry (replay passes the scan's
 /// own time). `scan` is the `input.scan` of the policy's Rego rules, which run only when
 /// the policy has a module, on the findings no YAML rule mutes (see
 /// [`crate::policy::rego`]); their deny messages and errors are the returned warnings.
@@ -184,8 +201,9 @@ pub fn apply_policy(
     findings: &mut [Finding],
     now: OffsetDateTime,
     scan: &ScanFacts,
-) -> (u32, SeverityCounts, Verdict, Vec<String>) {
+) -> PolicyOutcome {
     let mut muted = 0u32;
+    let mut undecided = 0u32;
     let mut by = SeverityCounts::default();
     let mut fail = false;
     // YAML rules first: they win over Rego, and what they mute is not evaluated.
@@ -223,10 +241,21 @@ pub fn apply_policy(
             fail |= report.record(&f.id, &f.package.name, &d);
         }
         by.add(f.severity);
+        if f.undecided {
+            undecided += 1;
+            if policy.undecided == Undecided::Ignore {
+                continue;
+            }
+        }
         fail |= policy.fail_on.fails(f.severity);
     }
-    let verdict = if fail { Verdict::Fail } else { Verdict::Pass };
-    (muted, by, verdict, report.into_warnings())
+    PolicyOutcome {
+        muted,
+        by_severity: by,
+        undecided,
+        verdict: if fail { Verdict::Fail } else { Verdict::Pass },
+        warnings: report.into_warnings(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -249,8 +278,13 @@ fn accepted(
         kit_sequence: kit.sequence,
         kit_age_days: kit.age_days(now),
     };
-    let (muted, by, verdict, policy_warnings) =
-        apply_policy(&lp.policy, &mut out.findings, now, &scan_facts);
+    let PolicyOutcome {
+        muted,
+        by_severity: by,
+        undecided,
+        verdict,
+        warnings: policy_warnings,
+    } = apply_policy(&lp.policy, &mut out.findings, now, &scan_facts);
     timings.mark("policy");
     let mut warnings = out.warnings;
     warnings.extend(policy_warnings);
@@ -305,6 +339,8 @@ fn accepted(
         by_severity: by,
         fail_on: lp.policy.fail_on.as_str().to_owned(),
         stale_feed: stale,
+        undecided,
+        undecided_ignored: undecided > 0 && lp.policy.undecided == Undecided::Ignore,
     };
     let kit_facts = KitFacts {
         id: kit.id.clone(),
@@ -421,4 +457,67 @@ pub fn find(st: &AppState, id: &str, who: &Reader) -> ServiceResult<ScanRecord> 
         return Err(not_found());
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bundles::model::{FindingPackage, Severity};
+
+    fn finding(id: &str, severity: Severity, undecided: bool) -> Finding {
+        Finding {
+            aliases: Vec::new(),
+            cvss: None,
+            fixed_versions: Vec::new(),
+            id: id.into(),
+            layer: None,
+            mute_reason: None,
+            muted: false,
+            package: FindingPackage {
+                ecosystem: "crates.io".into(),
+                name: "time".into(),
+                purl: Some("pkg:cargo/time@0.1.45".into()),
+                version: "0.1.45".into(),
+            },
+            path: None,
+            references: Vec::new(),
+            severity,
+            summary: None,
+            undecided,
+        }
+    }
+
+    fn outcome(yaml: &str, findings: &mut [Finding]) -> PolicyOutcome {
+        let policy = Policy::from_yaml(yaml).expect("policy");
+        apply_policy(
+            &policy,
+            findings,
+            OffsetDateTime::UNIX_EPOCH,
+            &ScanFacts::default(),
+        )
+    }
+
+    #[test]
+    fn an_undecided_finding_fails_the_verdict_unless_the_policy_ignores_it() {
+        let mut fs = [
+            finding("GHSA-high", Severity::High, true),
+            finding("GHSA-low", Severity::Low, false),
+        ];
+        let o = outcome("fail_on: high\n", &mut fs);
+        assert_eq!((o.verdict, o.undecided), (Verdict::Fail, 1));
+        assert_eq!(o.by_severity.get(Severity::High), 1);
+
+        let o = outcome("fail_on: high\nundecided: ignore\n", &mut fs);
+        assert_eq!((o.verdict, o.undecided), (Verdict::Pass, 1));
+        assert_eq!(o.by_severity.get(Severity::High), 1, "still reported");
+
+        // below the threshold it does not fail either way; muted it is not counted
+        let o = outcome("fail_on: critical\n", &mut fs);
+        assert_eq!(o.verdict, Verdict::Pass);
+        let o = outcome(
+            "fail_on: high\nmutes:\n  - advisory: GHSA-high\n    reason: checked by hand\n",
+            &mut fs,
+        );
+        assert_eq!((o.verdict, o.undecided, o.muted), (Verdict::Pass, 0, 1));
+    }
 }

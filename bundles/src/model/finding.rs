@@ -39,6 +39,7 @@
 //!     path: None,
 //!     muted: false,
 //!     mute_reason: None,
+//!     undecided: false,
 //! };
 //! let d = findings_digest(std::slice::from_ref(&f));
 //! assert!(d.starts_with("sha256:") && d.len() == 7 + 64);
@@ -366,6 +367,16 @@ pub struct Finding {
     /// One-line summary (of the primary record when it has one).
     #[serde(default)]
     pub summary: Option<String>,
+    /// The engine could not decide whether the installed version is in the advisory's
+    /// ranges (a version the ecosystem's ordering refuses, on either side): reported so
+    /// that a policy counts it (`undecided: ignore` opts out), never dropped. Written only
+    /// when true, so decided findings and their digests are as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub undecided: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Finding {
@@ -448,6 +459,7 @@ mod tests {
             references: vec!["https://example.test/a?b=c&d".into()],
             severity: Severity::Critical,
             summary: some("</script> & co"),
+            undecided: all,
         }
     }
 
@@ -470,6 +482,27 @@ mod tests {
             let back: Vec<Finding> = serde_json::from_str(&direct).expect("read back");
             assert_eq!(back, fs);
         }
+    }
+
+    #[test]
+    fn a_decided_finding_writes_no_undecided_field_so_old_digests_stand() {
+        let decided = finding(false);
+        let json = findings_json(std::slice::from_ref(&decided));
+        assert!(!json.contains("undecided"), "{json}");
+        let mut undecided = decided.clone();
+        undecided.undecided = true;
+        let json = findings_json(std::slice::from_ref(&undecided));
+        assert!(json.ends_with(r#","undecided":true}]"#), "{json}");
+        assert_ne!(
+            findings_digest(std::slice::from_ref(&decided)),
+            findings_digest(&[undecided])
+        );
+        // a finding written before the field existed reads as decided
+        let old: Finding = serde_json::from_str(
+            r#"{"id":"X-1","muted":false,"severity":"low","package":{"name":"a","version":"1"}}"#,
+        )
+        .expect("old finding");
+        assert!(!old.undecided);
     }
 
     #[test]

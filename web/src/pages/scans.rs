@@ -272,6 +272,8 @@ pub(crate) struct FindingLine {
     pub(crate) layer_full: String,
     pub(crate) muted: Option<MutedLine>,
     pub(crate) mute_href: String,
+    /// The appliance could not compare the version with the advisory's ranges.
+    pub(crate) undecided: bool,
 }
 
 /// Why a finding is greyed out.
@@ -367,6 +369,7 @@ impl ScanPage {
                         fmt::q(&f.id),
                         fmt::q(row.purl())
                     ),
+                    undecided: f.undecided,
                 }
             })
             .collect();
@@ -509,6 +512,7 @@ mod tests {
                 path: None,
                 muted: false,
                 mute_reason: None,
+                undecided: false,
             },
             muted: None,
         }

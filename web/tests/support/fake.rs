@@ -314,6 +314,7 @@ fn finding(c: &Catalogue, layer: Option<String>) -> FindingRow {
             path: None,
             muted: false,
             mute_reason: None,
+            undecided: false,
         },
         muted: None,
     }
@@ -584,6 +585,7 @@ impl FakeConsole {
                         path: None,
                         muted: false,
                         mute_reason: None,
+                        undecided: false,
                     },
                     muted: None,
                 }],

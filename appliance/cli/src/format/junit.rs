@@ -71,10 +71,7 @@ fn write(ctx: &Context<'_>) -> io::Result<Vec<u8>> {
             b.purl(),
         ))
     });
-    let failures = findings
-        .iter()
-        .filter(|f| !f.muted && threshold.fails(f.severity))
-        .count();
+    let failures = findings.iter().filter(|f| ctx.decision.fails(**f)).count();
     let skipped = findings.iter().filter(|f| f.muted).count();
     let tests = findings.len().max(1);
     let suite_name = xml_safe(&format!(
@@ -158,10 +155,18 @@ fn write(ctx: &Context<'_>) -> io::Result<Vec<u8>> {
                                     w.create_element("skipped")
                                         .with_attribute(("message", msg.as_str()))
                                         .write_empty()?;
-                                } else if threshold.fails(f.severity) {
+                                } else if ctx.decision.fails(*f) {
                                     let msg = xml_safe(&format!(
-                                        "{} {} has {} {} (fails at {threshold})",
-                                        f.package.name, f.package.version, f.severity, f.id
+                                        "{} {} has {} {}{} (fails at {threshold})",
+                                        f.package.name,
+                                        f.package.version,
+                                        f.severity,
+                                        f.id,
+                                        if f.undecided {
+                                            ", undecided: the version could not be compared with the advisory's ranges"
+                                        } else {
+                                            ""
+                                        }
                                     ));
                                     w.create_element("failure")
                                         .with_attributes([

@@ -213,9 +213,12 @@ pub fn render(ctx: &Context<'_>) -> Vec<u8> {
                     "installedVersion": f.package.version,
                     "ecosystem": f.package.ecosystem,
                     "fixedVersions": f.fixed_versions,
-                    "failsPolicy": !f.muted && ctx.decision.threshold.fails(f.severity),
+                    "failsPolicy": ctx.decision.fails(*f),
                 },
             });
+            if f.undecided {
+                result["properties"]["undecided"] = json!(true);
+            }
             if f.muted {
                 result["suppressions"] = json!([{
                     "kind": "external",

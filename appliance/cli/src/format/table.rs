@@ -97,14 +97,11 @@ pub fn render(ctx: &Context<'_>) -> String {
             } else {
                 f.fixed_versions.join(", ")
             };
-            let mark = if ctx.decision.threshold.fails(f.severity) {
-                "!"
-            } else {
-                " "
-            };
+            let mark = if ctx.decision.fails(*f) { "!" } else { " " };
             // The "!" marks rows that fail the policy, so the log shows why a build failed
-            // even without colour.
-            let sev = pad(&format!("{}{}", f.severity, mark), W_SEV);
+            // even without colour; "?" marks a finding the engine could not decide.
+            let undecided = if f.undecided { "?" } else { "" };
+            let sev = pad(&format!("{}{undecided}{mark}", f.severity), W_SEV);
             let line = format!(
                 "{}  {}  {}  {}  {}",
                 p.severity(f.severity, &sev),
@@ -143,6 +140,22 @@ pub fn render(ctx: &Context<'_>) -> String {
         "unmuted: {} critical, {} high, {} medium, {} low, {} unknown",
         b.critical, b.high, b.medium, b.low, b.unknown
     );
+    let undecided = r
+        .findings
+        .iter()
+        .filter(|f| f.undecided && !f.muted)
+        .count();
+    if undecided > 0 {
+        let _ = writeln!(
+            out,
+            "{undecided} undecided (marked ?): the appliance could not compare the version with the advisory's ranges; {}",
+            if ctx.decision.ignore_undecided {
+                "the policy ignores them for the verdict"
+            } else {
+                "they count for the verdict; check by hand"
+            }
+        );
+    }
     for w in &r.warnings {
         let _ = writeln!(
             out,

@@ -21,7 +21,7 @@
 //! assert_eq!(c.ecosystem.as_ref().map(|e| e.to_string()).as_deref(), Some("PyPI"));
 //! assert_eq!(c.package, "django");
 //! ```
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use bundles::model::ecosystem::Ecosystem;
@@ -383,6 +383,17 @@ pub(crate) fn is_sha256_digest(s: &str) -> bool {
     })
 }
 
+/// The type of a purl that parsed (`pkg:TYPE/…`), lower-cased as the spec says.
+fn purl_type(p: &str) -> String {
+    p.strip_prefix("pkg:")
+        .unwrap_or(p)
+        .trim_start_matches('/')
+        .split(['/', '@', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// Components per part when a large SBOM's purls are mapped on rayon's pool.
 const MAP_PART: usize = 128;
 
@@ -432,13 +443,36 @@ fn finish(raw: RawSbom) -> Sbom {
     };
     let mut warnings = Vec::new();
     let mut components = Vec::with_capacity(mapped.len());
+    // Purl types no advisory source covers: one warning per type, with a count and an
+    // example, so such components are never dropped silently.
+    let mut unmatched: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for (c, w) in mapped {
+        if w.is_none()
+            && c.ecosystem.is_none()
+            && let Some(p) = &c.purl
+        {
+            let ty = purl_type(p);
+            let e = unmatched
+                .entry(ty.to_owned())
+                .or_insert_with(|| (0, p.clone()));
+            e.0 += 1;
+        }
         components.push(c);
         if let Some(w) = w
             && warnings.len() < MAX_WARNINGS
         {
             warnings.push(w);
         }
+    }
+    for (ty, (n, example)) in unmatched {
+        if warnings.len() >= MAX_WARNINGS {
+            break;
+        }
+        let example: String = example.chars().take(120).collect();
+        warnings.push(format!(
+            "{n} component{} with purl type {ty:?} (e.g. {example}): no advisory source of the kit covers this type; not matched",
+            if n == 1 { "" } else { "s" }
+        ));
     }
     // Canonical order: the derived Ord compares name, version, purl, ecosystem, … so two
     // documents listing the same packages in different orders give identical output.

@@ -61,6 +61,18 @@ pub(crate) fn map(
     let parsed = PackageUrl::from_str_checked(purl)
         .map_err(|e| format!("purl {purl:?} of {name:?} is invalid: {e}"))?;
     let ty = parsed.ty();
+    // Percent-decoding can give a name a NUL or another control character, which no
+    // advisory names: say so instead of looking it up and finding nothing.
+    let parts = [parsed.namespace(), Some(parsed.name()), parsed.version()];
+    if parts
+        .iter()
+        .flatten()
+        .any(|p| p.chars().any(char::is_control))
+    {
+        return Err(format!(
+            "purl {purl:?} of {name:?} has a control character in its namespace, name or version: not matched"
+        ));
+    }
     // The purl version is percent-decoded by the crate (`1%3A2.3-1` → `1:2.3-1`).
     let base_version = match parsed.version() {
         Some(v) if !v.is_empty() => v,
