@@ -2,8 +2,6 @@
 //! the real router (oneshot) and a real loopback socket for the concurrency test.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::Path;
 
 use appliance::server::{AppState, Config};
@@ -15,6 +13,7 @@ use serde_json::{Value, json};
 use signing::jwt;
 use time::OffsetDateTime;
 
+use crate::util::tcp::{console_login, raw_http};
 use crate::util::{
     Env, KitSpec, VULN_SBOM, bearer, call, get, json_of, post, scan, stranger, vendor,
 };
@@ -715,57 +714,6 @@ fn quota_is_exact_under_concurrency_and_survives_a_restart() {
     });
 }
 
-/// One raw HTTP/1.1 exchange; returns (status, headers, body).
-fn raw_http(addr: std::net::SocketAddr, request: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.write_all(request.as_bytes()).expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status line");
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    (status, head.to_owned(), body.to_owned())
-}
-
-/// Signs in on the console over real TCP (GET the form for its CSRF cookie, POST it).
-fn console_login(addr: std::net::SocketAddr, user: &str, password: &str) -> (u16, String) {
-    let (status, head, body) = raw_http(
-        addr,
-        &format!("GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
-    );
-    assert_eq!(status, 200, "{head}");
-    let cookie = head
-        .lines()
-        .filter_map(|l| l.strip_prefix("set-cookie: "))
-        .find(|c| c.starts_with("stella_login_csrf="))
-        .and_then(|c| c.split(';').next())
-        .expect("login csrf cookie")
-        .to_owned();
-    let marker = "name=\"csrf\" value=\"";
-    let start = body.find(marker).expect("csrf field") + marker.len();
-    let csrf = &body[start..start + body[start..].find('"').expect("quote")];
-    let enc = |v: &str| {
-        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    let form = format!(
-        "user={}&password={}&csrf={}",
-        enc(user),
-        enc(password),
-        enc(csrf)
-    );
-    let (status, _, body) = raw_http(
-        addr,
-        &format!(
-            "POST /login HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-            form.len()
-        ),
-    );
-    (status, body)
-}
-
 /// `serve` hands the console the peer's address: failed sign-ins under many user names
 /// from one address put that address into backoff, and even the right password is then
 /// refused with 429 (the per-user backoff alone would let it through).
@@ -774,10 +722,10 @@ fn console_login_backoff_is_per_address_over_tcp() {
     let env = Env::new(&spec());
     serve_once(&env, &runtime(), &|addr| {
         for i in 0..appliance::store::FREE_LOGIN_FAILURES + 5 {
-            let (status, body) = console_login(addr, &format!("nobody-{i}"), "wrong");
+            let (status, _, body) = console_login(addr, &format!("nobody-{i}"), "wrong");
             assert_ne!(status, 303, "{body}");
         }
-        let (status, body) = console_login(addr, "admin", &env.password);
+        let (status, _, body) = console_login(addr, "admin", &env.password);
         assert_eq!(status, 429, "{body}");
         assert!(body.contains("Too many"), "{body}");
     });

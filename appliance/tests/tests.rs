@@ -11,6 +11,8 @@
 //! - `crash`: SIGKILL and crash points during imports.
 //! - `disk`: a full data disk (503 `insufficient_storage`, `/readyz`).
 //! - `evidence_bundle`: evidence bundles, replay and the import statement.
+//! - `hardening`: the serve path's defences over loopback TCP (CSRF on the API, slow and
+//!   excess connections, the scan body budget, login backoff per address).
 //! - `policy_rego`: Rego rules through the API, and their replay.
 //! - `registry`: the Trivy DB mirror, pulled by skopeo and by Trivy itself.
 //! - `store`: the embedded store (quotas, scans, operators, sessions, policy versions).
@@ -26,6 +28,7 @@ mod console_xss;
 mod crash;
 mod disk;
 mod evidence_bundle;
+mod hardening;
 mod policy_rego;
 mod registry;
 mod store;

@@ -57,8 +57,12 @@ impl AddressBackoff {
         let map = self.failures.lock();
         let (count, last) = *map.get(&ip)?;
         let wait = Duration::try_from(login_backoff_after(count)?).ok()?;
-        let left = (last + wait - now).whole_seconds();
-        (left > 0).then_some(left.unsigned_abs())
+        let left = last + wait - now;
+        // Rounded up: less than a second left is still a wait (truncating let the attempt
+        // right after the first backoff step through, and each step end a second early).
+        left.is_positive().then(|| {
+            left.whole_seconds().unsigned_abs() + u64::from(left.subsec_nanoseconds() != 0)
+        })
     }
 
     fn failed(&self, ip: IpAddr, now: OffsetDateTime) {
@@ -110,7 +114,11 @@ pub fn login(
     }
     let wait = match ip.and_then(|ip| st.logins.wait(ip, now)) {
         Some(secs) => Some(secs),
-        None => st.store.login_backoff(user, now)?.map(|w| w.as_secs()),
+        // Rounded up, as the address's wait: `Retry-After` must not end the wait early.
+        None => st
+            .store
+            .login_backoff(user, now)?
+            .map(|w| w.as_secs() + u64::from(w.subsec_nanos() != 0)),
     };
     if let Some(secs) = wait {
         audit("throttled")?;

@@ -7,9 +7,11 @@
 //!   [`KitSpec`] (imported or not), for the API, evidence and Rego tests.
 //! - [`site`]: the console's richer fixture (two ecosystems, feed summaries, an expiring
 //!   client, further kits refused for a named reason).
+//! - [`tcp`]: the real serve path on a loopback port, and a byte-level HTTP/1.1 client.
 #![allow(dead_code)]
 
 pub mod site;
+pub mod tcp;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -301,6 +303,15 @@ impl Env {
 
     pub fn state(&self, config: Config) -> AppState {
         AppState::open(&self.data, config).expect("open state")
+    }
+
+    /// As [`Env::state`] with the store's cheap password hash ([`fast_store_options`]):
+    /// a login under an unknown name is checked against a dummy hash of the store's own
+    /// cost, which takes most of a second in a debug build.
+    pub fn state_fast_login(&self, config: Config) -> AppState {
+        let store = appliance::store::EmbeddedStore::open(&self.data, fast_store_options())
+            .expect("open store");
+        AppState::with_store(self.dd(), std::sync::Arc::new(store), config).expect("open state")
     }
 
     /// The active kit's directory.
