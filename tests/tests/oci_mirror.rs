@@ -5,10 +5,9 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use sha2::Digest as _;
-use tests::{Server, bin, ok, repo, run};
+use tests::{Server, bin, ok, repo, run, served_port};
 
 /// What [`write_layout`] put on disk.
 struct Layout {
@@ -90,29 +89,6 @@ fn skopeo() -> PathBuf {
     found.unwrap_or_else(|| {
         panic!("`skopeo` is needed by this test: run scripts/install-test-deps.sh (apt-get install skopeo)")
     })
-}
-
-/// The port `serve --listen 127.0.0.1:0` bound, read from its `serving addr=…` log line.
-fn served_port(log: &Path, server: &mut Server) -> u16 {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.contains("serving")) {
-            let port = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("addr=127.0.0.1:"))
-                .and_then(|p| p.parse().ok());
-            return port.unwrap_or_else(|| panic!("no addr=127.0.0.1:PORT in {line:?}"));
-        }
-        if let Ok(Some(status)) = server.0.try_wait() {
-            panic!("serve exited ({status}): {text}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "serve did not log its address: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
 }
 
 /// `GET path` on the appliance: (status line, body).

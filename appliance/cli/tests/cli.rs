@@ -198,6 +198,76 @@ fn bad_sbom_400_and_too_large_413_exit_2() {
     assert_eq!(srv.requests().len(), 1);
 }
 
+/// An appliance that answers from the request headers alone and then closes without
+/// reading the body, as the real one refuses an oversized SBOM (413 from its
+/// `Content-Length`): the rest of the upload then fails with a broken pipe or a reset.
+/// `answer` is written first when given. Returns the URL and how many connections came.
+fn answers_before_the_body(
+    answer: Option<String>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            if let Some(a) = &answer {
+                let _ = stream.write_all(a.as_bytes());
+            }
+            // Closed with the body unread: the kernel resets the connection.
+        }
+    });
+    (url, seen)
+}
+
+/// An SBOM larger than any socket buffer, so the upload cannot complete into them.
+fn huge_sbom(e: &Env) -> PathBuf {
+    let p = e.path("huge.cdx.json");
+    let filler = "x".repeat(32 << 20);
+    std::fs::write(
+        &p,
+        format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","components":[],"x":"{filler}"}}"#
+        ),
+    )
+    .expect("write sbom");
+    p
+}
+
+#[test]
+fn a_413_sent_before_the_upload_ended_is_reported_with_exit_2() {
+    let e = env();
+    let body = r#"{"error":"too_large","message":"the SBOM is larger than the 1000-byte limit","limit":1000}"#;
+    let (url, seen) = answers_before_the_body(Some(format!(
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )));
+    let sbom = huge_sbom(&e);
+    let o = e.run(&url, &["scan", "--sbom", sbom.to_str().expect("utf8")]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "stderr: {err}");
+    assert!(
+        err.contains("the appliance refused the request (HTTP 413 too_large): the SBOM is larger than the 1000-byte limit"),
+        "{err}"
+    );
+    assert!(!err.contains("cannot reach"), "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a refusal is not retried"
+    );
+}
+
 #[test]
 fn token_refused_401_exits_2_without_printing_the_token() {
     let e = env();
@@ -407,6 +477,40 @@ fn unreachable_exits_4_after_bounded_retries() {
     let o = e.run(&url, &["scan", "--sbom", "bom.cdx.json", "--retries", "0"]);
     assert_eq!(code(&o), 4);
     assert!(stderr(&o).contains("after 1 tries"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_upload_cut_off_without_an_answer_exits_4() {
+    // The connection is accepted and closed mid-upload with nothing said: still
+    // unreachable (exit 4), naming the write error, and the POST is not sent twice.
+    let e = env();
+    let (url, seen) = answers_before_the_body(None);
+    let sbom = huge_sbom(&e);
+    let o = e.run(&url, &["scan", "--sbom", sbom.to_str().expect("utf8")]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 4, "stderr: {err}");
+    assert!(err.contains("cannot reach the appliance at"), "{err}");
+    assert!(
+        err.contains(
+            "the connection closed while the request was sent, and no answer could be read"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("after 1 tries"), "{err}");
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A "success" before the SBOM was even sent is no scan result: exit 4.
+    let body = read("scan-pass.json");
+    let (url, _) = answers_before_the_body(Some(format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )));
+    let o = e.run(&url, &["scan", "--sbom", sbom.to_str().expect("utf8")]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 4, "stderr: {err}");
+    assert!(
+        err.contains("HTTP 200 before the request was fully sent"),
+        "{err}"
+    );
 }
 
 #[test]
