@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use server::TestServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stella-kit");
-const EPOCH: &str = "1795000000"; // 2026-11-18T...Z
+const EPOCH: &str = "1795000000"; // 2026-11-18T11:06:40Z
 
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv")
@@ -91,12 +91,20 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
 }
 
+/// `SOURCE_DATE_EPOCH` seconds as the manifest writes a time (RFC 3339, UTC, `Z`).
+fn rfc3339(epoch: &str) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(epoch.parse().expect("epoch")).expect("in range");
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
 #[test]
 fn same_inputs_and_source_date_epoch_give_a_byte_identical_kit() {
     let d = tempfile::tempdir().expect("tmp");
     let (sk, _) = keygen(d.path());
     let cfg = config(d.path(), "");
-    let build = |out: &str| {
+    let build_at = |out: &str, epoch: &str| {
         ok(&stella_kit(
             &[
                 "build",
@@ -111,14 +119,40 @@ fn same_inputs_and_source_date_epoch_give_a_byte_identical_kit() {
                 "--cache",
                 s(&d.path().join("cache")),
             ],
-            &[("SOURCE_DATE_EPOCH", EPOCH)],
+            &[("SOURCE_DATE_EPOCH", epoch)],
         ));
     };
+    let build = |out: &str| build_at(out, EPOCH);
     let a = d.path().join("a.ouk");
     let b = d.path().join("b.ouk");
     build(s(&a));
     build(s(&b));
-    assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    assert!(
+        std::fs::read(&a).expect("a") == std::fs::read(&b).expect("b"),
+        "same inputs and SOURCE_DATE_EPOCH must give the same bytes"
+    );
+    // The kit's time is SOURCE_DATE_EPOCH, not the clock: a build that ignored it would
+    // also give identical bytes when both runs fall in the same second.
+    let manifest = |kit: &Path| -> serde_json::Value {
+        serde_json::from_str(&ok(&stella_kit(&["inspect", s(kit), "--json"], &[]))).expect("json")
+    };
+    let m = manifest(&a);
+    assert_eq!(
+        m["created_at"],
+        rfc3339(EPOCH).as_str(),
+        "kit_id {}",
+        m["kit_id"]
+    );
+    assert_eq!(m["created_at"], "2026-11-18T11:06:40Z");
+    // Another SOURCE_DATE_EPOCH, all else equal: another kit, dated by it.
+    let later = (EPOCH.parse::<i64>().expect("epoch") + 86_400).to_string();
+    let c = d.path().join("c.ouk");
+    build_at(s(&c), &later);
+    assert!(
+        std::fs::read(&a).expect("a") != std::fs::read(&c).expect("c"),
+        "a different SOURCE_DATE_EPOCH must give different bytes"
+    );
+    assert_eq!(manifest(&c)["created_at"], rfc3339(&later).as_str());
     // The trusted comment names the file, so sign under the same name for the .minisig.
     let sig_a = std::fs::read_to_string(d.path().join("a.ouk.minisig")).expect("sig");
     let c_dir = d.path().join("again");
