@@ -701,17 +701,32 @@ mod tests {
             normalize_server("https://a.b/prefix").expect("ok"),
             "https://a.b/prefix"
         );
-        assert!(normalize_server("127.0.0.1:8080").is_err());
-        assert!(normalize_server("ftp://x").is_err());
-        assert!(normalize_server("http://").is_err());
-        assert!(normalize_server("http://x/?a=1").is_err());
+        for (url, why) in [
+            ("127.0.0.1:8080", "must start with http:// or https://"),
+            ("ftp://x", "must start with http:// or https://"),
+            ("http://", "has no host"),
+            ("http://x/?a=1", "must be a plain base URL"),
+        ] {
+            let e = normalize_server(url).expect_err(url);
+            assert!(
+                matches!(&e, CliError::Usage(m) if m.contains(why)),
+                "{url}: {e}"
+            );
+        }
     }
 
     #[test]
     fn token_errors_never_echo_the_token() {
         let e = check_token("abc def-secret").expect_err("space");
         assert!(!e.to_string().contains("secret"));
-        assert!(check_token("").is_err());
+        let e = check_token("").expect_err("empty");
+        assert!(
+            matches!(&e, CliError::Usage(m) if m.starts_with("the token is empty")),
+            "{e}"
+        );
+        assert!(
+            matches!(&check_token("abc def-secret"), Err(CliError::Usage(m)) if m.contains("spaces or non-ASCII")),
+        );
         assert!(check_token("eyJ.abc.def").is_ok());
     }
 
