@@ -1057,14 +1057,17 @@ mod tests {
             ("127.0.0.1:5000", Some(d.as_str()), None)
         );
         assert_eq!(r.manifest_ref(), d);
-        for bad in [
-            "ghcr.io/Upper/x:1",
-            "ghcr.io/x/../y:1",
-            "ghcr.io/x:-bad",
-            "x@sha256:abc",
-            "ghcr.io/a//b",
+        let repo = "invalid repository name (lowercase [a-z0-9] components separated by . _ __ -)";
+        for (bad, reason) in [
+            ("ghcr.io/Upper/x:1", repo),
+            ("ghcr.io/x/../y:1", repo),
+            ("ghcr.io/a//b", repo),
+            ("ghcr.io/x:-bad", "invalid tag"),
+            ("x@sha256:abc", "digest is not sha256:<64 lowercase hex>"),
+            ("ex!ample.com/x", "invalid registry host"),
         ] {
-            assert!(bad.parse::<Reference>().is_err(), "{bad} should be refused");
+            let e = bad.parse::<Reference>().expect_err(bad);
+            assert_eq!((e.reference.as_str(), e.reason), (bad, reason), "{e}");
         }
     }
 
@@ -1085,10 +1088,27 @@ mod tests {
     #[test]
     fn realms() {
         assert!(check_realm("https://ghcr.io", "https://ghcr.io/token").is_ok());
-        assert!(check_realm("https://ghcr.io", "http://ghcr.io/token").is_err());
+        let refused = |base: &str, realm: &str, why: &str| {
+            let e = check_realm(base, realm).expect_err(realm);
+            assert!(e.contains(why), "{realm}: {e} (expected {why:?})");
+        };
+        refused(
+            "https://ghcr.io",
+            "http://ghcr.io/token",
+            "is plain http for an https registry",
+        );
         assert!(check_realm("http://127.0.0.1:5000", "http://127.0.0.1:5000/token").is_ok());
-        assert!(check_realm("http://127.0.0.1:5000", "http://127.0.0.1:6000/token").is_err());
-        assert!(check_realm("https://ghcr.io", "https://169.254.169.254/token").is_err());
-        assert!(check_realm("https://ghcr.io", "file:///etc/passwd").is_err());
+        let internal = "is an internal address that is not the registry's own host:port";
+        refused(
+            "http://127.0.0.1:5000",
+            "http://127.0.0.1:6000/token",
+            internal,
+        );
+        refused("https://ghcr.io", "https://169.254.169.254/token", internal);
+        refused(
+            "https://ghcr.io",
+            "file:///etc/passwd",
+            "has unsupported scheme \"file\"",
+        );
     }
 }
