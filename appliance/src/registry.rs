@@ -130,10 +130,17 @@ fn read_layouts(kit: &Path) -> Vec<Layout> {
             continue;
         };
         let name = e.file_name().to_string_lossy().into_owned();
+        // An empty annotation (kits built before stella-kit named dir-source layouts) would
+        // serve the artifact as "" — a name no client can ask for: fall back to the kit name.
         let repository = idx
             .manifests
             .iter()
-            .find_map(|d| d.annotations.get("io.stella.repository").cloned())
+            .find_map(|d| {
+                d.annotations
+                    .get("io.stella.repository")
+                    .filter(|r| !r.is_empty())
+                    .cloned()
+            })
             .unwrap_or(name);
         out.push(Layout {
             dir,
@@ -309,5 +316,38 @@ async fn dispatch(
             let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
             (StatusCode::OK, h, Body::from_stream(stream)).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(kit: &Path, name: &str, repository: Option<&str>) {
+        let dir = kit.join("content/oci").join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let annotations = match repository {
+            Some(r) => serde_json::json!({"io.stella.repository": r}),
+            None => serde_json::json!({}),
+        };
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", "a".repeat(64)), "size": 2,
+            "annotations": annotations,
+        }]});
+        std::fs::write(dir.join("index.json"), index.to_string()).expect("index");
+    }
+
+    #[test]
+    fn repository_is_the_annotation_else_the_kit_name() {
+        let kit = tempfile::tempdir().expect("tmp");
+        layout(kit.path(), "trivy-db", Some("aquasecurity/trivy-db"));
+        layout(kit.path(), "java-db", None);
+        layout(kit.path(), "old-kit", Some(""));
+        let names: Vec<String> = read_layouts(kit.path())
+            .iter()
+            .map(|l| l.repository.clone())
+            .collect();
+        assert_eq!(names, ["aquasecurity/trivy-db", "java-db", "old-kit"]);
     }
 }

@@ -921,7 +921,10 @@ mod tests {
             std::fs::metadata(log.path()).expect("meta").len(),
             forged_len
         );
-        assert!(log.verify(Some(&key.public())).is_err());
+        assert!(matches!(
+            log.verify(Some(&key.public())),
+            Err(AuditError::Unsigned { after_seq: 5, .. })
+        ));
         assert_eq!(log.records().expect("records").len(), 5);
     }
 

@@ -440,7 +440,14 @@ mod tests {
         ));
         let mut o = opts();
         o.threshold = 2;
-        assert!(DataDir::init(&d.path().join("b"), &o).is_err());
+        let e = DataDir::init(&d.path().join("b"), &o).expect_err("2 of 1 key");
+        assert!(
+            matches!(
+                &e,
+                DataDirError::Signing(signing::SigningError::InvalidTrustRoot(_))
+            ),
+            "{e:?}"
+        );
         assert!(!d.path().join("b").exists(), "nothing created on refusal");
     }
 

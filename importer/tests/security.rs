@@ -369,7 +369,13 @@ fn row7_unlisted_entry_is_refused() {
 fn row7_parent_traversal_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
     // No signed manifest can list it: `..` is not an entry path.
-    assert!(bundles::EntryPath::new("../../etc/cron.d/x").is_err());
+    assert!(matches!(
+        bundles::EntryPath::new("../../etc/cron.d/x"),
+        Err(bundles::KitError::InvalidPath {
+            reason: "`..` component",
+            ..
+        })
+    ));
     let b = with_extra_entry(tar::EntryType::Regular, b"../../etc/cron.d/x", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
     assert_path_refusal(
@@ -383,7 +389,13 @@ fn row7_parent_traversal_is_refused() {
 #[test]
 fn row7_absolute_path_is_refused() {
     let (tmp, dd) = data_dir(&[&vendor()], 1, None);
-    assert!(bundles::EntryPath::new("/tmp/evil").is_err());
+    assert!(matches!(
+        bundles::EntryPath::new("/tmp/evil"),
+        Err(bundles::KitError::InvalidPath {
+            reason: "absolute path",
+            ..
+        })
+    ));
     let b = with_extra_entry(tar::EntryType::Regular, b"/tmp/evil", None);
     let k = write_kit(tmp.path(), "k.ouk", &b, &vendor());
     assert_path_refusal(&dd, &k, "tar entry has an absolute path: \"/tmp/evil\"");
@@ -472,7 +484,10 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
         &vendor(),
     );
     let line = assert_refused(&dd, &one, &importer(&dd), 3);
-    assert!(line.contains("2 required"), "{line}");
+    assert!(
+        line.starts_with("refused at check 3 (manifest signatures): manifest: manifest has 1 valid signature(s) from trusted keys, 2 required; "),
+        "{line}"
+    );
     // The same key's signature twice, written into the manifest itself (the signer
     // would keep one): one signer, not two.
     let mut parts = entries(&untar(&kit_bytes(&KitSpec::new(1), &[&vendor()])));
@@ -488,7 +503,7 @@ fn row8_threshold_two_needs_two_distinct_pinned_signers() {
     );
     let line = assert_refused(&dd, &dup, &importer(&dd), 3);
     assert!(
-        line.contains("manifest: manifest has 1 valid signature(s) from trusted keys, 2 required"),
+        line.starts_with("refused at check 3 (manifest signatures): manifest: manifest has 1 valid signature(s) from trusted keys, 2 required; "),
         "the same key twice is one signer: {line}"
     );
     let two = write_kit(
@@ -562,7 +577,12 @@ fn row11_tokens_are_verified_then_resigned_by_the_appliance() {
     assert_eq!(claims.max_scans_per_day, Some(333));
     // the vendor-signed original is not accepted as an appliance token
     let vendor_original = &s.clients[0].1;
-    assert!(jwt::verify(vendor_original, &app, &v).is_err());
+    let e = jwt::verify(vendor_original, &app, &v).expect_err("vendor-signed");
+    // Refused for its key (kid = the vendor's), not for a claim that happens to differ.
+    assert!(
+        matches!(&e, jwt::JwtError::UnknownKid(kid) if *kid == vendor().id().to_string()),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -21,9 +21,9 @@ use signing::minisign::{self, SignOptions};
 use signing::{KeyPair, jwt};
 use time::{Duration, OffsetDateTime};
 
-use crate::config::{KitConfig, SourceConfig};
+use crate::config::{DEFAULT_ARTIFACT_NAME, KitConfig, SourceConfig};
 use crate::fetch::Fetcher;
-use crate::sources::dir::DirSource;
+use crate::sources::dir::{DirLayout, DirSource};
 use crate::sources::nvd::{NvdIndex, NvdLocation, NvdSource};
 use crate::sources::oci::{OciLimits, OciSource, PulledArtifact, Reference};
 use crate::sources::osv::{OsvDocument, OsvSource, OsvZipReader, ZipLimits, collect_advisories};
@@ -263,22 +263,27 @@ pub fn build(o: &BuildOptions<'_>) -> Result<BuildReport, BuildError> {
                 oci_layout,
                 tag,
                 artifact_name,
+                repository,
             } => {
                 let name = name.clone().unwrap_or_else(|| "dir".into());
                 if let Some(layout) = oci_layout {
+                    let artifact_name = artifact_name
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_ARTIFACT_NAME.into());
                     let ds = DirSource {
                         name: name.clone(),
                         path: path.clone(),
                         ecosystems: Vec::new(),
-                        oci_layout: Some((layout.clone(), tag.clone())),
+                        oci_layout: Some(DirLayout {
+                            path: layout.clone(),
+                            tag: tag.clone(),
+                            repository: repository.clone().unwrap_or_else(|| artifact_name.clone()),
+                        }),
                         zip_limits: ZipLimits::default(),
                         oci_limits: OciLimits::default(),
                     };
                     if let Some(art) = ds.artifact()? {
-                        dir_artifacts.push((
-                            artifact_name.clone().unwrap_or_else(|| "trivy-db".into()),
-                            art,
-                        ));
+                        dir_artifacts.push((artifact_name, art));
                     }
                 }
                 let skip = oci_layout

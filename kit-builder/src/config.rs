@@ -84,6 +84,9 @@ pub struct KitConfig {
     pub trust_root: Option<PathBuf>,
 }
 
+/// The kit name of a `dir` source's OCI artifact when `artifact_name` is not set.
+pub const DEFAULT_ARTIFACT_NAME: &str = "trivy-db";
+
 fn default_valid_days() -> u32 {
     30
 }
@@ -157,6 +160,10 @@ pub enum SourceConfig {
         /// Kit name of that artifact (`oci/<artifact_name>/…`), default `trivy-db`.
         #[serde(default)]
         artifact_name: Option<String>,
+        /// The repository name the appliance's `/v2/` serves that artifact under (e.g.
+        /// `aquasecurity/trivy-db`), default the artifact name.
+        #[serde(default)]
+        repository: Option<String>,
     },
 }
 
@@ -259,7 +266,30 @@ impl KitConfig {
                         ));
                     }
                     if !oci_names.insert(name.clone()) {
-                        return Err(format!("two oci sources are named {name:?}"));
+                        return Err(format!("two OCI artifacts are named {name:?}"));
+                    }
+                }
+                SourceConfig::Dir {
+                    oci_layout: Some(_),
+                    artifact_name,
+                    repository,
+                    ..
+                } => {
+                    let name = artifact_name.as_deref().unwrap_or(DEFAULT_ARTIFACT_NAME);
+                    if !valid_label(name, 64) {
+                        return Err(format!(
+                            "dir source artifact_name {name:?}: 1-64 ASCII letters, digits, '.', '_' or '-'"
+                        ));
+                    }
+                    // Served under this name on the appliance's /v2/ (default: the artifact name).
+                    let repo = repository.as_deref().unwrap_or(name);
+                    if !crate::sources::oci::valid_repository(repo) {
+                        return Err(format!(
+                            "dir source repository {repo:?}: lowercase [a-z0-9] components separated by '.', '_', '__' or '-', joined by '/' (set repository = \"…\" if artifact_name is not one)"
+                        ));
+                    }
+                    if !oci_names.insert(name.to_string()) {
+                        return Err(format!("two OCI artifacts are named {name:?}"));
                     }
                 }
                 _ => {}
@@ -353,6 +383,24 @@ id = "ci-frontend"
         assert!(e.to_string().contains("ftp"), "{e}");
         let e = load("site = \"../x\"\n").expect_err("site");
         assert!(e.to_string().contains("site"), "{e}");
+        // A dir source's artifact shares the oci/<name>/ namespace with the oci sources.
+        let e = load(
+            "[[source]]\nkind = \"dir\"\npath = \"m\"\noci_layout = \"l\"\n[[source]]\nkind = \"oci\"\nname = \"trivy-db\"\nreference = \"ghcr.io/aquasecurity/trivy-db:2\"\n",
+        )
+        .expect_err("same artifact name");
+        assert!(
+            e.to_string()
+                .contains("two OCI artifacts are named \"trivy-db\""),
+            "{e}"
+        );
+        let e = load(
+            "[[source]]\nkind = \"dir\"\npath = \"m\"\noci_layout = \"l\"\nrepository = \"a//b\"\n",
+        )
+        .expect_err("bad repository");
+        assert!(
+            e.to_string().contains("dir source repository \"a//b\""),
+            "{e}"
+        );
     }
 
     #[test]

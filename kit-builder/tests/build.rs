@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use server::TestServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stella-kit");
-const EPOCH: &str = "1795000000"; // 2026-11-18T...Z
+const EPOCH: &str = "1795000000"; // 2026-11-18T11:06:40Z
 
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/feeds/osv")
@@ -91,12 +91,20 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
 }
 
+/// `SOURCE_DATE_EPOCH` seconds as the manifest writes a time (RFC 3339, UTC, `Z`).
+fn rfc3339(epoch: &str) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(epoch.parse().expect("epoch")).expect("in range");
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
 #[test]
 fn same_inputs_and_source_date_epoch_give_a_byte_identical_kit() {
     let d = tempfile::tempdir().expect("tmp");
     let (sk, _) = keygen(d.path());
     let cfg = config(d.path(), "");
-    let build = |out: &str| {
+    let build_at = |out: &str, epoch: &str| {
         ok(&stella_kit(
             &[
                 "build",
@@ -111,14 +119,40 @@ fn same_inputs_and_source_date_epoch_give_a_byte_identical_kit() {
                 "--cache",
                 s(&d.path().join("cache")),
             ],
-            &[("SOURCE_DATE_EPOCH", EPOCH)],
+            &[("SOURCE_DATE_EPOCH", epoch)],
         ));
     };
+    let build = |out: &str| build_at(out, EPOCH);
     let a = d.path().join("a.ouk");
     let b = d.path().join("b.ouk");
     build(s(&a));
     build(s(&b));
-    assert_eq!(std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    assert!(
+        std::fs::read(&a).expect("a") == std::fs::read(&b).expect("b"),
+        "same inputs and SOURCE_DATE_EPOCH must give the same bytes"
+    );
+    // The kit's time is SOURCE_DATE_EPOCH, not the clock: a build that ignored it would
+    // also give identical bytes when both runs fall in the same second.
+    let manifest = |kit: &Path| -> serde_json::Value {
+        serde_json::from_str(&ok(&stella_kit(&["inspect", s(kit), "--json"], &[]))).expect("json")
+    };
+    let m = manifest(&a);
+    assert_eq!(
+        m["created_at"],
+        rfc3339(EPOCH).as_str(),
+        "kit_id {}",
+        m["kit_id"]
+    );
+    assert_eq!(m["created_at"], "2026-11-18T11:06:40Z");
+    // Another SOURCE_DATE_EPOCH, all else equal: another kit, dated by it.
+    let later = (EPOCH.parse::<i64>().expect("epoch") + 86_400).to_string();
+    let c = d.path().join("c.ouk");
+    build_at(s(&c), &later);
+    assert!(
+        std::fs::read(&a).expect("a") != std::fs::read(&c).expect("c"),
+        "a different SOURCE_DATE_EPOCH must give different bytes"
+    );
+    assert_eq!(manifest(&c)["created_at"], rfc3339(&later).as_str());
     // The trusted comment names the file, so sign under the same name for the .minisig.
     let sig_a = std::fs::read_to_string(d.path().join("a.ouk.minisig")).expect("sig");
     let c_dir = d.path().join("again");
@@ -387,4 +421,131 @@ fn rotate_root_writes_a_document_that_the_next_kit_carries() {
             .any(|e| e["path"] == "trust/root.json"),
         "{m}"
     );
+}
+
+/// A tiny OCI image layout (one manifest tagged `tag`: an image config and one tar layer),
+/// as `skopeo copy … oci:DIR:TAG` writes it. Returns the manifest digest.
+fn write_oci_layout(dir: &Path, tag: &str) -> String {
+    use sha2::Digest as _;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |bytes: &[u8]| {
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
+        std::fs::write(blobs.join(&hex), bytes).expect("blob");
+        format!("sha256:{hex}")
+    };
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    layer
+        .append_data(&mut h, "hello.txt", &b"hello\n"[..])
+        .expect("tar entry");
+    let layer = layer.into_inner().expect("tar");
+    let layer_digest = put(&layer);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+    );
+    let config_digest = put(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer.len()
+    );
+    let manifest_digest = put(manifest.as_bytes());
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"{tag}"}}}}]}}"#,
+            manifest.len()
+        ),
+    )
+    .expect("index.json");
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
+    manifest_digest
+}
+
+/// The bytes of entry `path` of a kit, read through the verifying reader.
+fn kit_entry(kit: &Path, vendor_pub: &Path, path: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let trust = signing::TrustRoot::single(signing::PublicKey::read(vendor_pub).expect("pub"));
+    let mut r = bundles::KitReader::open(
+        std::fs::File::open(kit).expect("kit"),
+        &trust,
+        bundles::Limits::default(),
+    )
+    .expect("open kit");
+    while let Some(mut e) = r.next_entry().expect("entry") {
+        if e.path().as_str() == path {
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).expect("read entry");
+            return bytes;
+        }
+    }
+    panic!("{path} is not in {}", kit.display());
+}
+
+#[test]
+fn a_dir_source_oci_layout_keeps_its_artifact_name_as_the_repository() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, pk) = keygen(d.path());
+    let mirror = d.path().join("mirror");
+    let digest = write_oci_layout(&mirror.join("layout"), "2");
+    let build = |extra: &str| {
+        let cfg = config(
+            d.path(),
+            &format!(
+                "[[source]]\nkind = \"dir\"\npath = \"{}\"\noci_layout = \"layout\"\n{extra}",
+                mirror.display()
+            ),
+        );
+        let out = d.path().join("kit.ouk");
+        let o = stella_kit(
+            &[
+                "build",
+                "--config",
+                s(&cfg),
+                "--key",
+                s(&sk),
+                "--out",
+                s(&out),
+                "--cache",
+                s(&d.path().join("c")),
+            ],
+            &[],
+        );
+        (o, out)
+    };
+    let index = |kit: &Path, name: &str| -> serde_json::Value {
+        serde_json::from_slice(&kit_entry(kit, &pk, &format!("oci/{name}/index.json")))
+            .expect("index.json")
+    };
+    // Default: the artifact name (`trivy-db`) is the repository; the layout's tag is kept.
+    let (o, kit) = build("");
+    ok(&o);
+    let idx = index(&kit, "trivy-db");
+    let m = &idx["manifests"][0];
+    assert_eq!(m["digest"], digest.as_str());
+    assert_eq!(
+        m["annotations"]["io.stella.repository"], "trivy-db",
+        "{idx}"
+    );
+    assert_eq!(m["annotations"]["org.opencontainers.image.ref.name"], "2");
+    // artifact_name and repository from kit.toml.
+    let (o, kit) =
+        build("artifact_name = \"java-db\"\nrepository = \"aquasecurity/trivy-java-db\"\n");
+    ok(&o);
+    let idx = index(&kit, "java-db");
+    assert_eq!(
+        idx["manifests"][0]["annotations"]["io.stella.repository"], "aquasecurity/trivy-java-db",
+        "{idx}"
+    );
+    // A name no OCI client could ask for is refused before anything is built.
+    let (o, _) = build("artifact_name = \"Java-DB\"\n");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("dir source repository \"Java-DB\""), "{err}");
 }

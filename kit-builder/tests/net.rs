@@ -880,8 +880,27 @@ fn oci_layout_dir_is_read_and_verified() {
         pushed.manifest.len()
     );
     std::fs::write(layout.join("index.json"), index).expect("index");
-    let read = read_oci_layout(&layout, Some("2"), &Default::default()).expect("layout");
+    let read = read_oci_layout(&layout, Some("2"), "mirror/trivy-db", &Default::default())
+        .expect("layout");
     assert_eq!(read.manifest.bytes, pushed.manifest);
+    // Served under the name given (a layout has none of its own), with the layout's tag.
+    assert_eq!(read.repository, "mirror/trivy-db");
+    assert_eq!(read.tag.as_deref(), Some("2"));
+    // Without a tag asked for, the only manifest's ref.name is the tag.
+    let read = read_oci_layout(&layout, None, "trivy-db", &Default::default()).expect("layout");
+    assert_eq!(
+        (read.repository.as_str(), read.tag.as_deref()),
+        ("trivy-db", Some("2"))
+    );
+    // No name, or one no OCI client could ask for, is refused up front.
+    for bad in ["", "Trivy-DB", "a//b", "-x"] {
+        let err = read_oci_layout(&layout, Some("2"), bad, &Default::default())
+            .expect_err("invalid repository");
+        assert!(
+            matches!(&err, SourceErrorKind::Config(m) if m.contains("not a valid OCI repository name")),
+            "{bad:?}: {err}"
+        );
+    }
     assert_eq!(
         read.trivy_metadata().expect("meta"),
         art.trivy_metadata().expect("meta")
@@ -891,7 +910,8 @@ fn oci_layout_dir_is_read_and_verified() {
     let mut bytes = std::fs::read(&layer).expect("read");
     bytes[10] ^= 1;
     std::fs::write(&layer, bytes).expect("write");
-    let err = read_oci_layout(&layout, Some("2"), &Default::default()).expect_err("tampered");
+    let err =
+        read_oci_layout(&layout, Some("2"), "trivy-db", &Default::default()).expect_err("tampered");
     assert!(
         err.to_string()
             .starts_with(&format!("blob {} digest mismatch", pushed.layer_digest)),

@@ -549,7 +549,12 @@ mod tests {
         kp.write_secret(&p).expect("write");
         let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(kp.write_secret(&p).is_err(), "must not overwrite");
+        let e = kp.write_secret(&p).expect_err("must not overwrite");
+        assert!(
+            matches!(&e, SigningError::Io { path, source }
+                if path == &p && source.kind() == std::io::ErrorKind::AlreadyExists),
+            "{e:?}"
+        );
         assert_eq!(KeyPair::read(&p).expect("read").id(), kp.id());
     }
 
@@ -590,6 +595,10 @@ mod tests {
     fn key_id_parses_its_own_display() {
         let id = KeyId([0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]);
         assert_eq!(id.to_string().parse::<KeyId>().expect("parse"), id);
-        assert!("xyz".parse::<KeyId>().is_err());
+        let e = "xyz".parse::<KeyId>().expect_err("not hex");
+        assert!(
+            matches!(&e, SigningError::MalformedKey(m) if m.contains("16 hex digits")),
+            "{e:?}"
+        );
     }
 }

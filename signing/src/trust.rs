@@ -213,9 +213,16 @@ mod tests {
     #[test]
     fn invalid_roots_are_refused() {
         let a = kp(1);
-        assert!(TrustRoot::new(vec![], 1).is_err());
-        assert!(TrustRoot::new(vec![a.public()], 0).is_err());
-        assert!(TrustRoot::new(vec![a.public()], 2).is_err());
-        assert!(TrustRoot::new(vec![a.public(), a.public()], 1).is_err());
+        let refused = |keys: Vec<PublicKey>, threshold: usize, why: &str| {
+            let e = TrustRoot::new(keys, threshold).expect_err(why);
+            assert!(
+                matches!(&e, SigningError::InvalidTrustRoot(m) if m.contains(why)),
+                "{e:?} (expected {why:?})"
+            );
+        };
+        refused(vec![], 1, "no keys");
+        refused(vec![a.public()], 0, "threshold 0 must be between 1 and");
+        refused(vec![a.public()], 2, "threshold 2 must be between 1 and");
+        refused(vec![a.public(), a.public()], 1, "appears twice");
     }
 }

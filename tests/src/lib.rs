@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// A binary of the workspace in `target/<profile>/`, next to the running test binary's
 /// `deps/` folder (`cargo test --workspace` builds every binary first).
@@ -118,5 +119,33 @@ pub fn build_sample_kit(w: &Path, client: &str, max_scans_per_day: u32) {
             .arg("--cache")
             .arg(w.join("cache"))),
         "stella-kit build",
+    );
+}
+
+/// The port `stella-appliance serve --listen 127.0.0.1:0` bound, read from the
+/// `serving addr=…` line of its log (its stderr, sent to the file `log`).
+///
+/// # Panics
+///
+/// When the server exits or logs no address within 30 s (with the log).
+pub fn served_port(log: &Path, server: &mut Server) -> u16 {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("serving")) {
+            let port = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("addr=127.0.0.1:"))
+                .and_then(|p| p.parse().ok());
+            return port.unwrap_or_else(|| panic!("no addr=127.0.0.1:PORT in {line:?}"));
+        }
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("serve exited ({status}): {text}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "serve did not log its address: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
     );
 }

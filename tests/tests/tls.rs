@@ -144,6 +144,7 @@ fn stella_scans_over_https_with_the_site_ca_and_refuses_without_it() {
             .arg(&pki.key)
             .env_remove("STELLA_TLS_CERT")
             .env_remove("STELLA_TLS_KEY")
+            .env("STELLA_MAX_SBOM_BYTES", "65536")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -151,11 +152,11 @@ fn stella_scans_over_https_with_the_site_ca_and_refuses_without_it() {
     );
     wait_ready(port, &pki.ca_der, &mut server);
 
-    let sbom = repo().join("samples/sboms/demo-cyclonedx.json");
-    let stella = |server_url: &str, ca: Option<&Path>| {
+    let demo = repo().join("samples/sboms/demo-cyclonedx.json");
+    let stella_with = |sbom: &Path, server_url: &str, ca: Option<&Path>| {
         let mut cmd = Command::new(bin("stella"));
         cmd.args(["scan", "--retries", "0", "--format", "json", "--sbom"])
-            .arg(&sbom)
+            .arg(sbom)
             .args(["--server", server_url])
             .env("STELLA_TOKEN_FILE", w.join("token"))
             .env_remove("STELLA_TOKEN")
@@ -166,6 +167,7 @@ fn stella_scans_over_https_with_the_site_ca_and_refuses_without_it() {
         }
         run(&mut cmd)
     };
+    let stella = |server_url: &str, ca: Option<&Path>| stella_with(&demo, server_url, ca);
 
     // With the site CA: the scan goes through; the verdict decides 0 or 1.
     for url in [
@@ -205,6 +207,25 @@ fn stella_scans_over_https_with_the_site_ca_and_refuses_without_it() {
         Some(4),
         "{}",
         String::from_utf8_lossy(&plain.stderr)
+    );
+
+    // An SBOM over the appliance's limit: its 413, sent before the upload ended, is what
+    // the client reports over TLS too (exit 2), not the broken-off upload.
+    let huge = w.join("huge.cdx.json");
+    std::fs::write(
+        &huge,
+        format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","components":[],"x":"{}"}}"#,
+            "x".repeat(32 << 20)
+        ),
+    )
+    .expect("sbom");
+    let too_large = stella_with(&huge, &format!("https://127.0.0.1:{port}"), Some(&pki.ca));
+    let err = String::from_utf8_lossy(&too_large.stderr);
+    assert_eq!(too_large.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("(HTTP 413 too_large): the SBOM is larger than the 65536-byte limit"),
+        "{err}"
     );
 
     // And the appliance still serves after the refused clients.

@@ -243,7 +243,9 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("").is_err());
+        for bad in ["soon", ""] {
+            let e = parse_duration(bad).expect_err(bad);
+            assert!(e.ends_with("(examples: 30s, 5m, 1h)"), "{bad:?}: {e}");
+        }
     }
 }

@@ -6,12 +6,25 @@
 //! where the request cannot have been processed are retried for non-idempotent calls —
 //! the connection could not be made, or a gateway answered 502/503/504. Every other 4xx/5xx
 //! is final. Idempotent `GET`s are also retried on read timeouts and resets.
+//!
+//! An answer sent before the upload ended is read, not lost: the appliance refuses an
+//! oversized SBOM (413) from its `Content-Length` alone, answers, and closes, so the rest
+//! of the upload fails with a broken pipe or a reset while that answer already waits in
+//! the socket. `EarlyAnswer`, a link of the connector chain, stops the upload at that write
+//! error and lets the answer be read as usual; only when none follows is the write error
+//! the outcome (exit 4). It uses ureq's `unversioned::transport` API (not covered by
+//! semver: a ureq update may need this module adjusted; Cargo.lock pins the version).
 
 use crate::error::CliError;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ureq::http::{HeaderMap, Response};
+use ureq::unversioned::transport::{
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector,
+    TcpConnector, Transport,
+};
 
 /// Largest answer read from the appliance (a scan of a huge SBOM with many findings).
 pub const MAX_ANSWER_BYTES: u64 = 256 * 1024 * 1024;
@@ -86,10 +99,97 @@ pub struct Answer {
     pub rate: RateLimit,
 }
 
+/// The write error that ended the current request's upload early, if one did.
+type BrokeOff = Arc<Mutex<Option<std::io::Error>>>;
+
+/// Whether a write error means the peer stopped reading (it may have answered first).
+fn peer_stopped_reading(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted
+    )
+}
+
+/// The link of the connector chain between the socket and TLS (ureq's default chain with
+/// this one added): wraps each connection in an [`EarlyAnswerTransport`]. See the module
+/// docs. Below TLS, not above it: rustls flushes what it still holds to send before it
+/// reads, so above it the answer's read would fail on the same broken pipe.
+#[derive(Debug)]
+struct EarlyAnswer {
+    broke_off: BrokeOff,
+}
+
+impl<In: Transport> Connector<In> for EarlyAnswer {
+    type Out = EarlyAnswerTransport<In>;
+
+    fn connect(
+        &self,
+        _details: &ConnectionDetails<'_>,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        Ok(chained.map(|inner| EarlyAnswerTransport {
+            inner,
+            broke_off: Arc::clone(&self.broke_off),
+            stopped: false,
+        }))
+    }
+}
+
+/// A connection whose first "peer stopped reading" write error ends the upload instead of
+/// the request: the rest of the body is dropped, the error is kept in `broke_off`, and
+/// reading the answer goes on. The connection then counts as closed (never pooled).
+#[derive(Debug)]
+struct EarlyAnswerTransport<T> {
+    inner: T,
+    broke_off: BrokeOff,
+    stopped: bool,
+}
+
+impl<T: Transport> Transport for EarlyAnswerTransport<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if self.stopped {
+            return Ok(());
+        }
+        match self.inner.transmit_output(amount, timeout) {
+            Err(ureq::Error::Io(e)) if peer_stopped_reading(&e) => {
+                self.stopped = true;
+                *self
+                    .broke_off
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(e);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        !self.stopped && self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
 /// The blocking client.
 #[derive(Debug)]
 pub struct Client {
     agent: ureq::Agent,
+    broke_off: BrokeOff,
     base: String,
     token: String,
     retries: u32,
@@ -366,8 +466,22 @@ impl Client {
                     .build(),
             );
         }
+        let broke_off = BrokeOff::default();
+        // ureq's DefaultConnector (CONNECT proxy, TCP, rustls) with EarlyAnswer on the socket.
+        let connector = ()
+            .chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(EarlyAnswer {
+                broke_off: Arc::clone(&broke_off),
+            })
+            .chain(RustlsConnector::default());
         Ok(Self {
-            agent: builder.build().new_agent(),
+            agent: ureq::Agent::with_parts(
+                builder.build(),
+                connector,
+                ureq::unversioned::resolver::DefaultResolver::default(),
+            ),
+            broke_off,
             base,
             token: cfg.token.clone(),
             retries: cfg.retries,
@@ -379,6 +493,14 @@ impl Client {
     #[must_use]
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The write error that ended this attempt's upload early, if one did.
+    fn take_broke_off(&self) -> Option<std::io::Error> {
+        self.broke_off
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     fn delay(&self, attempt: u32) -> Duration {
@@ -407,6 +529,7 @@ impl Client {
             }
             attempt += 1;
             let last = attempt >= tries;
+            self.take_broke_off();
             let sent = match method {
                 Method::Get => {
                     let mut req = self.agent.get(&url).header("Authorization", &auth);
@@ -428,6 +551,23 @@ impl Client {
             let mut resp: Response<ureq::Body> = match sent {
                 Ok(r) => r,
                 Err(e) => {
+                    // The upload broke off and no answer could be read after it: the
+                    // write error is what happened (and decides about retrying).
+                    let (e, detail) = match self.take_broke_off() {
+                        Some(w) => {
+                            let read = describe(&e);
+                            let w = ureq::Error::Io(w);
+                            let detail = format!(
+                                "{} (the connection closed while the request was sent, and no answer could be read: {read})",
+                                describe(&w)
+                            );
+                            (w, detail)
+                        }
+                        None => {
+                            let detail = describe(&e);
+                            (e, detail)
+                        }
+                    };
                     let retry = if idempotent {
                         transient(&e)
                     } else {
@@ -439,11 +579,24 @@ impl Client {
                     return Err(CliError::Unreachable {
                         url,
                         tries: attempt,
-                        detail: describe(&e),
+                        detail,
                     });
                 }
             };
             let status = resp.status().as_u16();
+            // An answer that came before the upload ended: a refusal (413, 401, 429 ...) is
+            // reported as such below; a success cannot be one (the body was not all read).
+            let broke_off = self.take_broke_off();
+            if let Some(w) = &broke_off
+                && (200..300).contains(&status)
+            {
+                return Err(CliError::BadResponse {
+                    url,
+                    detail: format!(
+                        "HTTP {status} before the request was fully sent (the upload broke off: {w})"
+                    ),
+                });
+            }
             if matches!(status, 502..=504) && !last {
                 continue;
             }
@@ -548,17 +701,32 @@ mod tests {
             normalize_server("https://a.b/prefix").expect("ok"),
             "https://a.b/prefix"
         );
-        assert!(normalize_server("127.0.0.1:8080").is_err());
-        assert!(normalize_server("ftp://x").is_err());
-        assert!(normalize_server("http://").is_err());
-        assert!(normalize_server("http://x/?a=1").is_err());
+        for (url, why) in [
+            ("127.0.0.1:8080", "must start with http:// or https://"),
+            ("ftp://x", "must start with http:// or https://"),
+            ("http://", "has no host"),
+            ("http://x/?a=1", "must be a plain base URL"),
+        ] {
+            let e = normalize_server(url).expect_err(url);
+            assert!(
+                matches!(&e, CliError::Usage(m) if m.contains(why)),
+                "{url}: {e}"
+            );
+        }
     }
 
     #[test]
     fn token_errors_never_echo_the_token() {
         let e = check_token("abc def-secret").expect_err("space");
         assert!(!e.to_string().contains("secret"));
-        assert!(check_token("").is_err());
+        let e = check_token("").expect_err("empty");
+        assert!(
+            matches!(&e, CliError::Usage(m) if m.starts_with("the token is empty")),
+            "{e}"
+        );
+        assert!(
+            matches!(&check_token("abc def-secret"), Err(CliError::Usage(m)) if m.contains("spaces or non-ASCII")),
+        );
         assert!(check_token("eyJ.abc.def").is_ok());
     }
 

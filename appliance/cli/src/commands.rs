@@ -380,19 +380,34 @@ mod tests {
     fn image_digests() {
         let ok = format!("sha256:{}", "a".repeat(64));
         assert!(check_image_digest(&ok).is_ok());
-        assert!(check_image_digest("sha256:abc").is_err());
-        assert!(check_image_digest(&format!("md5:{}", "a".repeat(64))).is_err());
-        assert!(check_image_digest(&format!("sha256:{}", "A".repeat(64))).is_err());
-        assert!(check_image_digest("latest").is_err());
+        assert!(check_image_digest(&format!("sha512:{}", "0".repeat(128))).is_ok());
+        let refused = |d: &str, why: &str| {
+            let e = check_image_digest(d).expect_err(d);
+            assert!(
+                matches!(&e, CliError::Usage(m) if m.contains(why) && m.contains("--image-digest")),
+                "{d}: {e}"
+            );
+            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        };
+        refused("sha256:abc", "must have 64 lower-case hex digits");
+        refused(
+            &format!("md5:{}", "a".repeat(64)),
+            "uses an unsupported algorithm",
+        );
+        refused(
+            &format!("sha256:{}", "A".repeat(64)),
+            "must have 64 lower-case hex digits",
+        );
+        refused("latest", "has no algorithm");
     }
 
     #[test]
     fn envelope_shape() {
         assert!(check_envelope_shape(br#"{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"x"}]}"#).is_ok());
-        assert!(
-            check_envelope_shape(br#"{"payload":"e30=","payloadType":"t","signatures":[]}"#)
-                .is_err()
-        );
-        assert!(check_envelope_shape(b"<html/>").is_err());
+        let e = check_envelope_shape(br#"{"payload":"e30=","payloadType":"t","signatures":[]}"#)
+            .expect_err("no signature");
+        assert!(e.contains("is not a DSSE envelope"), "{e}");
+        let e = check_envelope_shape(b"<html/>").expect_err("not JSON");
+        assert!(e.starts_with("evidence is not JSON"), "{e}");
     }
 }

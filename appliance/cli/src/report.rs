@@ -361,7 +361,9 @@ mod tests {
     #[test]
     fn missing_verdict_is_an_error() {
         let body = br#"{"scan_id":"x","findings":[]}"#;
-        assert!(ScanReport::<Finding>::from_json(body).is_err());
-        assert!(ScanReport::<Mark>::from_json(body).is_err());
+        let e = ScanReport::<Finding>::from_json(body).expect_err("no verdict");
+        assert!(e.to_string().contains("missing field `verdict`"), "{e}");
+        let e = ScanReport::<Mark>::from_json(body).expect_err("no verdict");
+        assert!(e.to_string().contains("missing field `verdict`"), "{e}");
     }
 }

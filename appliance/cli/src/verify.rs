@@ -462,7 +462,11 @@ mod tests {
         let other: serde_json::Value = serde_json::from_slice(&other).expect("json");
         v["payload"] = other["payload"].clone();
         let tampered = serde_json::to_vec(&v).expect("json");
-        assert!(verify_envelope(&tampered, &k.public(), None).is_err());
+        let e = verify_envelope(&tampered, &k.public(), None).expect_err("tampered payload");
+        assert!(
+            matches!(&e, CliError::Verification(m) if m.starts_with("signature check with appliance key")),
+            "{e}"
+        );
         // Signed, but not our predicate.
         let foreign = serde_json::to_vec(&serde_json::json!({"_type": STATEMENT_TYPE,
             "subject": [{"name": "x", "digest": {"sha256": "00"}}],
@@ -471,7 +475,12 @@ mod tests {
         let e = verify_envelope(&envelope(&foreign, &k), &k.public(), None).expect_err("foreign");
         assert!(e.to_string().contains("not a scan verdict"), "{e}");
         // Not an envelope at all.
-        assert!(verify_envelope(b"{}", &k.public(), None).is_err());
+        let e = verify_envelope(b"{}", &k.public(), None).expect_err("not an envelope");
+        assert!(
+            matches!(&e, CliError::Verification(m) if m.starts_with("not a DSSE envelope")),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), 1);
     }
 
     mod bundle {

@@ -198,6 +198,76 @@ fn bad_sbom_400_and_too_large_413_exit_2() {
     assert_eq!(srv.requests().len(), 1);
 }
 
+/// An appliance that answers from the request headers alone and then closes without
+/// reading the body, as the real one refuses an oversized SBOM (413 from its
+/// `Content-Length`): the rest of the upload then fails with a broken pipe or a reset.
+/// `answer` is written first when given. Returns the URL and how many connections came.
+fn answers_before_the_body(
+    answer: Option<String>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            if let Some(a) = &answer {
+                let _ = stream.write_all(a.as_bytes());
+            }
+            // Closed with the body unread: the kernel resets the connection.
+        }
+    });
+    (url, seen)
+}
+
+/// An SBOM larger than any socket buffer, so the upload cannot complete into them.
+fn huge_sbom(e: &Env) -> PathBuf {
+    let p = e.path("huge.cdx.json");
+    let filler = "x".repeat(32 << 20);
+    std::fs::write(
+        &p,
+        format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","components":[],"x":"{filler}"}}"#
+        ),
+    )
+    .expect("write sbom");
+    p
+}
+
+#[test]
+fn a_413_sent_before_the_upload_ended_is_reported_with_exit_2() {
+    let e = env();
+    let body = r#"{"error":"too_large","message":"the SBOM is larger than the 1000-byte limit","limit":1000}"#;
+    let (url, seen) = answers_before_the_body(Some(format!(
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )));
+    let sbom = huge_sbom(&e);
+    let o = e.run(&url, &["scan", "--sbom", sbom.to_str().expect("utf8")]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "stderr: {err}");
+    assert!(
+        err.contains("the appliance refused the request (HTTP 413 too_large): the SBOM is larger than the 1000-byte limit"),
+        "{err}"
+    );
+    assert!(!err.contains("cannot reach"), "{err}");
+    assert!(!err.to_lowercase().contains("broken pipe"), "{err}");
+    assert_eq!(
+        seen.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a refusal is not retried"
+    );
+}
+
 #[test]
 fn token_refused_401_exits_2_without_printing_the_token() {
     let e = env();
@@ -407,6 +477,40 @@ fn unreachable_exits_4_after_bounded_retries() {
     let o = e.run(&url, &["scan", "--sbom", "bom.cdx.json", "--retries", "0"]);
     assert_eq!(code(&o), 4);
     assert!(stderr(&o).contains("after 1 tries"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_upload_cut_off_without_an_answer_exits_4() {
+    // The connection is accepted and closed mid-upload with nothing said: still
+    // unreachable (exit 4), naming the write error, and the POST is not sent twice.
+    let e = env();
+    let (url, seen) = answers_before_the_body(None);
+    let sbom = huge_sbom(&e);
+    let o = e.run(&url, &["scan", "--sbom", sbom.to_str().expect("utf8")]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 4, "stderr: {err}");
+    assert!(err.contains("cannot reach the appliance at"), "{err}");
+    assert!(
+        err.contains(
+            "the connection closed while the request was sent, and no answer could be read"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("after 1 tries"), "{err}");
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A "success" before the SBOM was even sent is no scan result: exit 4.
+    let body = read("scan-pass.json");
+    let (url, _) = answers_before_the_body(Some(format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )));
+    let o = e.run(&url, &["scan", "--sbom", sbom.to_str().expect("utf8")]);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 4, "stderr: {err}");
+    assert!(
+        err.contains("HTTP 200 before the request was fully sent"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -946,49 +1050,147 @@ fn verify_evidence_exit_codes() {
     );
     assert!(stdout(&o).contains("verdict: fail"));
 
-    // Wrong key: 1, naming the signature check.
-    let o = run(&["verify-evidence", &s(&env1), "--pub", &s(&pub2)]);
-    assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("signature check"), "{}", stderr(&o));
-
-    // Another SBOM: 1, naming the digest.
+    // Each failed check: exit 1 and one line on stderr naming it.
+    let fails = |args: &[&str], needle: &str| {
+        let o = run(args);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 1, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.starts_with("stella: error: evidence does not verify: "),
+            "{err}"
+        );
+        assert!(
+            err.contains(needle),
+            "{args:?}: {err} (expected {needle:?})"
+        );
+    };
+    let sig_check = "signature check with appliance key 0101010101010101 failed";
+    // Wrong key: the signature check, naming the key tried.
+    fails(
+        &["verify-evidence", &s(&env1), "--pub", &s(&pub2)],
+        "signature check with appliance key 0202020202020202 failed",
+    );
+    // Another SBOM: the subject check, naming the SBOM's digest.
     std::fs::write(e.path("other.json"), b"{\"bomFormat\":\"CycloneDX\"}").expect("write");
-    let o = run(&[
-        "verify-evidence",
-        &s(&env1),
-        "--pub",
-        &s(&pub1),
-        "--sbom",
-        "other.json",
-    ]);
-    assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("is not a subject"), "{}", stderr(&o));
+    fails(
+        &[
+            "verify-evidence",
+            &s(&env1),
+            "--pub",
+            &s(&pub1),
+            "--sbom",
+            "other.json",
+        ],
+        "is not a subject of the statement (subjects: bom.cdx.json sha256:",
+    );
+    // Tampered envelopes, each against the right key.
+    let good: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&env1).expect("envelope")).expect("json");
+    let tampered = |name: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        edit(&mut v);
+        let p = e.path(name);
+        std::fs::write(&p, serde_json::to_vec(&v).expect("json")).expect("write");
+        s(&p)
+    };
+    // The payload swapped for another statement (signed by the same key), the
+    // signature kept.
+    let kp = signing::KeyPair::from_seed(signing::KeyId([1; 8]), &[1; 32]);
+    let sign = |statement: &serde_json::Value| {
+        signing::dsse::sign(
+            signing::dsse::IN_TOTO_PAYLOAD_TYPE,
+            &serde_json::to_vec(statement).expect("json"),
+            &[&kp],
+        )
+        .expect("sign")
+        .to_json()
+    };
+    let other: serde_json::Value = serde_json::from_slice(&sign(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "bom.cdx.json", "digest": {"sha256": "00"}}],
+        "predicateType": "https://stella-ops.org/attestations/scan-verdict/v1",
+        "predicate": {"verdict": "pass"},
+    })))
+    .expect("json");
+    let p = tampered("payload.json", &|v| v["payload"] = other["payload"].clone());
+    fails(&["verify-evidence", &p, "--pub", &s(&pub1)], sig_check);
+    // One signature character changed (still valid base64, another signature).
+    let p = tampered("sig.json", &|v| {
+        let sig = v["signatures"][0]["sig"].as_str().expect("sig");
+        let c = if sig.as_bytes()[10] == b'A' { "B" } else { "A" };
+        v["signatures"][0]["sig"] = format!("{}{c}{}", &sig[..10], &sig[11..]).into();
+    });
+    fails(&["verify-evidence", &p, "--pub", &s(&pub1)], sig_check);
+    // The payload type edited (it is signed too).
+    let p = tampered("type.json", &|v| {
+        v["payloadType"] = "application/json".into()
+    });
+    fails(&["verify-evidence", &p, "--pub", &s(&pub1)], sig_check);
+    // The signatures removed.
+    let p = tampered("unsigned.json", &|v| {
+        v["signatures"] = serde_json::json!([])
+    });
+    fails(&["verify-evidence", &p, "--pub", &s(&pub1)], sig_check);
+    // Not a DSSE envelope at all.
+    std::fs::write(e.path("not-dsse.json"), b"{\"hello\":1}").expect("write");
+    fails(
+        &["verify-evidence", "not-dsse.json", "--pub", &s(&pub1)],
+        "not a DSSE envelope",
+    );
+    // Validly signed, but not a scan verdict.
+    let slsa = sign(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "x", "digest": {"sha256": "00"}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {},
+    }));
+    std::fs::write(e.path("slsa.json"), slsa).expect("write");
+    fails(
+        &["verify-evidence", "slsa.json", "--pub", &s(&pub1)],
+        "predicateType is \"https://slsa.dev/provenance/v1\", expected \"https://stella-ops.org/attestations/scan-verdict/v1\" (not a scan verdict)",
+    );
 
-    // Unreadable envelope or key: 2.
-    let o = run(&["verify-evidence", "missing.json", "--pub", &s(&pub1)]);
-    assert_eq!(code(&o), 2);
-    let o = run(&["verify-evidence", &s(&env1), "--pub", "bom.cdx.json"]);
-    assert_eq!(code(&o), 2);
-
-    // A bundle needs its vendor key, and vice versa: usage error.
-    let o = run(&[
-        "verify-evidence",
-        &s(&env1),
-        "--pub",
-        &s(&pub1),
-        "--bundle",
-        "b.tar.zst",
-    ]);
-    assert_eq!(code(&o), 2);
-    // An unreadable bundle: 2.
-    let o = run(&[
-        "verify-evidence",
-        "--bundle",
-        "missing.tar.zst",
-        "--vendor-pub",
-        &s(&pub2),
-    ]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // Unusable inputs are usage errors: exit 2, naming the file.
+    let usage = |args: &[&str], needle: &str| {
+        let o = run(args);
+        let err = stderr(&o);
+        assert_eq!(code(&o), 2, "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: {err} (expected {needle:?})"
+        );
+    };
+    usage(
+        &["verify-evidence", "missing.json", "--pub", &s(&pub1)],
+        "cannot read evidence envelope missing.json",
+    );
+    usage(
+        &["verify-evidence", &s(&env1), "--pub", "bom.cdx.json"],
+        "appliance public key bom.cdx.json",
+    );
+    // A bundle needs its vendor key, and vice versa.
+    usage(
+        &[
+            "verify-evidence",
+            &s(&env1),
+            "--pub",
+            &s(&pub1),
+            "--bundle",
+            "b.tar.zst",
+        ],
+        "the following required arguments were not provided:\n  --vendor-pub",
+    );
+    usage(
+        &[
+            "verify-evidence",
+            "--bundle",
+            "missing.tar.zst",
+            "--vendor-pub",
+            &s(&pub2),
+        ],
+        "cannot read evidence bundle missing.tar.zst",
+    );
 }
 
 /// Writes an evidence bundle as the appliance does (bundles::evidence format) for the
@@ -1194,6 +1396,11 @@ fn verify_evidence_accepts_the_appliances_golden_envelope() {
     with_sbom.extend(["--sbom", "bom.cdx.json"]);
     let o = util::stella(&with_sbom, &[], None, e.dir.path());
     assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("is not a subject of the statement"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -30,9 +30,13 @@ pub enum EvidenceError {
     /// Serialising the statement failed.
     #[error("serialising the statement: {0}")]
     Json(#[from] serde_json::Error),
-    /// Signing or decoding the envelope failed.
+    /// Signing the envelope failed.
     #[error("DSSE envelope: {0}")]
     Dsse(String),
+    /// The envelope does not verify: malformed, not signed by the appliance key, or
+    /// another payload type than in-toto's (the signing crate says which).
+    #[error("DSSE envelope: {0}")]
+    Verify(signing::SigningError),
     /// The envelope does not carry an in-toto statement of ours.
     #[error("evidence envelope: {0}")]
     Invalid(String),
@@ -229,10 +233,10 @@ impl Statement {
 /// Verifies an envelope with the appliance public key and returns the statement.
 pub fn verify(envelope_json: &str, key: &signing::PublicKey) -> Result<Statement, EvidenceError> {
     let env = signing::dsse::Envelope::from_json(envelope_json.as_bytes())
-        .map_err(|e| EvidenceError::Dsse(e.to_string()))?;
+        .map_err(EvidenceError::Verify)?;
     let trust = signing::TrustRoot::single(key.clone());
     let verified = signing::dsse::verify_typed(&env, &trust, signing::dsse::IN_TOTO_PAYLOAD_TYPE)
-        .map_err(|e| EvidenceError::Dsse(e.to_string()))?;
+        .map_err(EvidenceError::Verify)?;
     let st: Statement = serde_json::from_slice(&verified.body)?;
     if st.type_ != STATEMENT_TYPE || st.predicate_type != PREDICATE_TYPE {
         return Err(EvidenceError::Invalid(format!(
@@ -316,14 +320,82 @@ mod tests {
         assert_eq!(back, st);
         assert_eq!(back.subject[1].digest["sha256"], "b".repeat(64));
         assert_eq!(Statement::from_envelope_unverified(&env).expect("read"), st);
+        use signing::SigningError as S;
+        // Another appliance's key: no valid signature.
         let other = signing::KeyPair::from_seed(signing::KeyId([0x45; 8]), &[5; 32]);
-        assert!(verify(&env, &other.public()).is_err());
+        let e = verify(&env, &other.public()).expect_err("foreign key");
+        assert!(
+            matches!(
+                e,
+                EvidenceError::Verify(S::ThresholdNotMet {
+                    valid: 0,
+                    required: 1
+                })
+            ),
+            "{e:?}"
+        );
+        // The payload type is signed: edited, the signature no longer verifies.
         let mut v: Value = serde_json::from_str(&env).expect("json");
         v["payloadType"] = Value::from("application/json");
+        let e = verify(&v.to_string(), &key.public()).expect_err("payload type edited");
         assert!(
-            verify(&v.to_string(), &key.public()).is_err(),
-            "payload type is signed"
+            matches!(
+                e,
+                EvidenceError::Verify(S::ThresholdNotMet { valid: 0, .. })
+            ),
+            "{e:?}"
         );
+        // Signed as another payload type: the type check names both.
+        let plain = signing::dsse::sign(
+            "application/json",
+            &serde_json::to_vec(&st).expect("json"),
+            &[&key],
+        )
+        .expect("sign");
+        let e = verify(
+            std::str::from_utf8(&plain.to_json()).expect("utf8"),
+            &key.public(),
+        )
+        .expect_err("not in-toto");
+        assert!(
+            matches!(&e, EvidenceError::Verify(S::PayloadTypeMismatch { expected, found })
+                if expected == signing::dsse::IN_TOTO_PAYLOAD_TYPE && found == "application/json"),
+            "{e:?}"
+        );
+        // Not an envelope at all.
+        let e = verify("{}", &key.public()).expect_err("not an envelope");
+        assert!(
+            matches!(e, EvidenceError::Verify(S::MalformedEnvelope(_))),
+            "{e:?}"
+        );
+        // Signed in-toto, but not our predicate.
+        let mut foreign = serde_json::to_value(&st).expect("json");
+        foreign["predicateType"] = Value::from("https://slsa.dev/provenance/v1");
+        let foreign = signing::dsse::sign(
+            signing::dsse::IN_TOTO_PAYLOAD_TYPE,
+            &serde_json::to_vec(&foreign).expect("json"),
+            &[&key],
+        )
+        .expect("sign");
+        let e = verify(
+            std::str::from_utf8(&foreign.to_json()).expect("utf8"),
+            &key.public(),
+        )
+        .expect_err("foreign predicate");
+        assert!(
+            matches!(&e, EvidenceError::Invalid(m) if m.contains("not a scan-verdict statement")
+                && m.contains("https://slsa.dev/provenance/v1")),
+            "{e:?}"
+        );
+        // Signed in-toto, but the payload is no statement.
+        let junk = signing::dsse::sign(signing::dsse::IN_TOTO_PAYLOAD_TYPE, b"[1,2]", &[&key])
+            .expect("sign");
+        let e = verify(
+            std::str::from_utf8(&junk.to_json()).expect("utf8"),
+            &key.public(),
+        )
+        .expect_err("no statement");
+        assert!(matches!(e, EvidenceError::Json(_)), "{e:?}");
         // No image subject unless the digest is a sha256 digest.
         let st2 = Statement::new("", &"a".repeat(64), Some(("img", "md5:xx")), predicate());
         assert_eq!(st2.subject.len(), 1);

@@ -16,12 +16,23 @@ pub struct DirSource {
     pub path: PathBuf,
     /// OSV ecosystems to take from `<path>/<Ecosystem>/all.zip`.
     pub ecosystems: Vec<String>,
-    /// An OCI image layout below `path` (relative), and the tag to take from it.
-    pub oci_layout: Option<(PathBuf, Option<String>)>,
+    /// An OCI image layout below `path` to carry as an artifact.
+    pub oci_layout: Option<DirLayout>,
     /// Caps on the OSV zips.
     pub zip_limits: ZipLimits,
     /// Caps on the artifact.
     pub oci_limits: OciLimits,
+}
+
+/// The OCI image layout of a [`DirSource`].
+#[derive(Clone, Debug)]
+pub struct DirLayout {
+    /// The layout directory, relative to the source's `path`.
+    pub path: PathBuf,
+    /// The tag to take from it (default: its only manifest).
+    pub tag: Option<String>,
+    /// The repository name the appliance serves the artifact under (`trivy-db`).
+    pub repository: String,
 }
 
 impl DirSource {
@@ -67,11 +78,16 @@ impl DirSource {
 
     /// The OCI artifact in the layout, verified; `None` if no layout is configured.
     pub fn artifact(&self) -> Result<Option<PulledArtifact>, SourceError> {
-        let Some((rel, tag)) = &self.oci_layout else {
+        let Some(layout) = &self.oci_layout else {
             return Ok(None);
         };
-        read_oci_layout(&self.path.join(rel), tag.as_deref(), &self.oci_limits)
-            .map(Some)
-            .map_err(|e| self.origin().err(e))
+        read_oci_layout(
+            &self.path.join(&layout.path),
+            layout.tag.as_deref(),
+            &layout.repository,
+            &self.oci_limits,
+        )
+        .map(Some)
+        .map_err(|e| self.origin().err(e))
     }
 }

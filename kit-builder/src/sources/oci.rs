@@ -88,6 +88,12 @@ fn valid_repo_component(c: &str) -> bool {
     true
 }
 
+/// Whether `name` is a valid OCI repository name (the distribution spec's `<name>`:
+/// lowercase `[a-z0-9]` components separated by `.`, `_`, `__` or `-`, joined by `/`).
+pub fn valid_repository(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 255 && name.split('/').all(valid_repo_component)
+}
+
 fn valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
     !b.is_empty()
@@ -894,12 +900,24 @@ impl PulledArtifact {
 
 /// Reads an artifact from an OCI image layout directory (`oci-layout`, `index.json`,
 /// `blobs/sha256/…`), verifying every digest. `tag` selects the `index.json` entry by its
-/// `org.opencontainers.image.ref.name`; without one, the layout must hold exactly one.
+/// `org.opencontainers.image.ref.name`; without one, the layout must hold exactly one, and
+/// its `ref.name` (if any) becomes the tag.
+///
+/// A layout has no repository name of its own (a registry pull takes it from the
+/// reference), so the caller names the `repository` the appliance serves it under: without
+/// one the artifact would be served as `""` (`/v2/_catalog` → `[""]`) and no OCI client
+/// could pull it.
 pub fn read_oci_layout(
     dir: &Path,
     tag: Option<&str>,
+    repository: &str,
     limits: &OciLimits,
 ) -> Result<PulledArtifact, SourceErrorKind> {
+    if !valid_repository(repository) {
+        return Err(SourceErrorKind::Config(format!(
+            "repository {repository:?} is not a valid OCI repository name (lowercase [a-z0-9] components separated by . _ __ - and /)"
+        )));
+    }
     #[derive(serde::Deserialize)]
     struct Index {
         manifests: Vec<Descriptor>,
@@ -997,8 +1015,12 @@ pub fn read_oci_layout(
             dir.display(),
             tag.map(|t| format!(":{t}")).unwrap_or_default()
         ),
-        repository: String::new(),
-        tag: tag.map(str::to_string),
+        repository: repository.to_string(),
+        tag: tag.map(str::to_string).or_else(|| {
+            desc.annotations
+                .get("org.opencontainers.image.ref.name")
+                .cloned()
+        }),
         manifest: StoredManifest {
             media_type: desc.media_type.clone(),
             digest: desc.digest.clone(),
@@ -1035,14 +1057,17 @@ mod tests {
             ("127.0.0.1:5000", Some(d.as_str()), None)
         );
         assert_eq!(r.manifest_ref(), d);
-        for bad in [
-            "ghcr.io/Upper/x:1",
-            "ghcr.io/x/../y:1",
-            "ghcr.io/x:-bad",
-            "x@sha256:abc",
-            "ghcr.io/a//b",
+        let repo = "invalid repository name (lowercase [a-z0-9] components separated by . _ __ -)";
+        for (bad, reason) in [
+            ("ghcr.io/Upper/x:1", repo),
+            ("ghcr.io/x/../y:1", repo),
+            ("ghcr.io/a//b", repo),
+            ("ghcr.io/x:-bad", "invalid tag"),
+            ("x@sha256:abc", "digest is not sha256:<64 lowercase hex>"),
+            ("ex!ample.com/x", "invalid registry host"),
         ] {
-            assert!(bad.parse::<Reference>().is_err(), "{bad} should be refused");
+            let e = bad.parse::<Reference>().expect_err(bad);
+            assert_eq!((e.reference.as_str(), e.reason), (bad, reason), "{e}");
         }
     }
 
@@ -1063,10 +1088,27 @@ mod tests {
     #[test]
     fn realms() {
         assert!(check_realm("https://ghcr.io", "https://ghcr.io/token").is_ok());
-        assert!(check_realm("https://ghcr.io", "http://ghcr.io/token").is_err());
+        let refused = |base: &str, realm: &str, why: &str| {
+            let e = check_realm(base, realm).expect_err(realm);
+            assert!(e.contains(why), "{realm}: {e} (expected {why:?})");
+        };
+        refused(
+            "https://ghcr.io",
+            "http://ghcr.io/token",
+            "is plain http for an https registry",
+        );
         assert!(check_realm("http://127.0.0.1:5000", "http://127.0.0.1:5000/token").is_ok());
-        assert!(check_realm("http://127.0.0.1:5000", "http://127.0.0.1:6000/token").is_err());
-        assert!(check_realm("https://ghcr.io", "https://169.254.169.254/token").is_err());
-        assert!(check_realm("https://ghcr.io", "file:///etc/passwd").is_err());
+        let internal = "is an internal address that is not the registry's own host:port";
+        refused(
+            "http://127.0.0.1:5000",
+            "http://127.0.0.1:6000/token",
+            internal,
+        );
+        refused("https://ghcr.io", "https://169.254.169.254/token", internal);
+        refused(
+            "https://ghcr.io",
+            "file:///etc/passwd",
+            "has unsupported scheme \"file\"",
+        );
     }
 }

@@ -285,7 +285,10 @@ mod tests {
 
     #[test]
     fn json_rejects_trailing_garbage() {
-        assert!(json_pretty(b"{} x").is_err());
-        assert!(json_pretty(b"").is_err());
+        let e = json_pretty(b"{} x").expect_err("trailing garbage");
+        assert_eq!(e.classify(), serde_json::error::Category::Syntax, "{e}");
+        assert!(e.to_string().contains("trailing characters"), "{e}");
+        let e = json_pretty(b"").expect_err("empty");
+        assert_eq!(e.classify(), serde_json::error::Category::Eof, "{e}");
     }
 }
