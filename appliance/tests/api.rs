@@ -178,15 +178,32 @@ async fn scan_answers_findings_verdict_headers_and_signed_evidence() {
     // The library verifier agrees, and a wrong key fails.
     let text = String::from_utf8(env_bytes.clone()).expect("utf8");
     appliance::evidence::verify(&text, &env.appliance_key().public()).expect("verify");
-    assert!(appliance::evidence::verify(&text, &stranger().public()).is_err());
+    let e = appliance::evidence::verify(&text, &stranger().public()).expect_err("wrong key");
+    assert!(
+        matches!(
+            e,
+            appliance::evidence::EvidenceError::Verify(
+                signing::SigningError::ThresholdNotMet { .. }
+            )
+        ),
+        "{e:?}"
+    );
     // A tampered payload fails.
     let mut tampered: Value = json_of(&env_bytes);
     let body = String::from_utf8(verified.body.clone())
         .expect("utf8")
         .replace("\"fail\"", "\"pass\"");
     tampered["payload"] = Value::from(base64::engine::general_purpose::STANDARD.encode(body));
+    let e = appliance::evidence::verify(&tampered.to_string(), &env.appliance_key().public())
+        .expect_err("tampered payload");
     assert!(
-        appliance::evidence::verify(&tampered.to_string(), &env.appliance_key().public()).is_err()
+        matches!(
+            e,
+            appliance::evidence::EvidenceError::Verify(
+                signing::SigningError::ThresholdNotMet { .. }
+            )
+        ),
+        "{e:?}"
     );
 
     // The same SBOM, kit and policy give the same findings digest.

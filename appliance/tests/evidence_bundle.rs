@@ -379,12 +379,14 @@ fn import_records_a_signed_statement_over_the_kit() {
     let _ = env.now;
     // Another key does not verify it.
     let other = KeyPair::from_seed(KeyId([0x99; 8]), &[9; 32]);
+    let e = signing::dsse::verify_typed(
+        &envl,
+        &TrustRoot::single(other.public()),
+        signing::dsse::IN_TOTO_PAYLOAD_TYPE,
+    )
+    .expect_err("another key");
     assert!(
-        signing::dsse::verify_typed(
-            &envl,
-            &TrustRoot::single(other.public()),
-            signing::dsse::IN_TOTO_PAYLOAD_TYPE
-        )
-        .is_err()
+        matches!(e, signing::SigningError::ThresholdNotMet { .. }),
+        "{e:?}"
     );
 }
