@@ -208,9 +208,11 @@ pub fn parse(scheme: VersionScheme, s: &str) -> Result<Version, VersionError> {
 
 /// Reads `s` in `scheme` the way the matcher reads versions from advisories and SBOMs,
 /// which is how OSV's own scanner reads them: surrounding ASCII whitespace is ignored in
-/// every scheme, and in SemVer a core of one or two numbers stands for the version with
+/// every scheme, in SemVer a core of one or two numbers stands for the version with
 /// the missing parts zero (`0.1` is `0.1.0`, `v2` is `2.0.0`, `1.0-rc.1` is
-/// `1.0.0-rc.1`; see [`semver::SemVer::read`]). Everything else is exactly [`parse`], the
+/// `1.0.0-rc.1`; see [`semver::SemVer::read`]), and a RubyGems version written with its
+/// gem's platform, as Bundler's lock file and Syft write it (`1.12.5-x86_64-linux`,
+/// `1.13.0-java`), is the version without it ([`rubygems::without_platform`]). Everything else is exactly [`parse`], the
 /// ecosystem tool's own reading: leading zeros, empty parts, four parts and foreign
 /// characters stay refused, so no garbage compares.
 pub fn read(scheme: VersionScheme, s: &str) -> Result<Version, VersionError> {
@@ -220,6 +222,7 @@ pub fn read(scheme: VersionScheme, s: &str) -> Result<Version, VersionError> {
             check_len(scheme, t)?;
             Ok(Version::Semver(semver::SemVer::read(t)?))
         }
+        VersionScheme::RubyGems => parse(scheme, rubygems::without_platform(t)),
         _ => parse(scheme, t),
     }
 }

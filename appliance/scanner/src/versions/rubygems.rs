@@ -170,8 +170,84 @@ impl PartialEq for GemVersion {
 
 impl Eq for GemVersion {}
 
+/// First parts of the platforms RubyGems names (`Gem::Platform`: cpu, then os): what
+/// follows the first `-` of a lock-file version when it is a platform and not a
+/// prerelease.
+const PLATFORM_STARTS: &[&str] = &[
+    "x86_64",
+    "x86",
+    "x64",
+    "i386",
+    "i486",
+    "i586",
+    "i686",
+    "amd64",
+    "arm64",
+    "arm",
+    "aarch64",
+    "armv7",
+    "armv6",
+    "universal",
+    "java",
+    "jruby",
+    "dalvik",
+    "mswin",
+    "mswin32",
+    "mswin64",
+    "mingw",
+    "mingw32",
+    "x64-mingw",
+    "powerpc",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+    "s390x",
+    "sparc",
+    "riscv64",
+    "darwin",
+    "linux",
+];
+
+/// The version part of `1.12.5-x86_64-linux` (a gem built for a platform, as Bundler
+/// writes it in `Gemfile.lock` and Syft in the purl): the gem's version is `1.12.5`, its
+/// platform `x86_64-linux`. Anything else is returned unchanged, so `1.0.0-rc1` (a
+/// prerelease, which `Gem::Version` reads as `1.0.0.pre.rc1`) keeps its meaning.
+pub fn without_platform(s: &str) -> &str {
+    let Some((version, rest)) = s.split_once('-') else {
+        return s;
+    };
+    let first = rest.split(['-', '.']).next().unwrap_or("");
+    let platform = PLATFORM_STARTS
+        .iter()
+        .any(|p| first.eq_ignore_ascii_case(p) || rest.starts_with(&format!("{p}-")));
+    if platform && !version.is_empty() {
+        version
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn lock_file_platform_suffixes_are_not_part_of_the_version() {
+        for (written, version) in [
+            ("1.12.5-x86_64-linux", "1.12.5"),
+            ("1.13.10-x86_64-linux-musl", "1.13.10"),
+            ("1.13.0-java", "1.13.0"),
+            ("1.15.4-arm64-darwin", "1.15.4"),
+            ("1.11.1-x64-mingw32", "1.11.1"),
+            ("1.16.0-aarch64-linux-gnu", "1.16.0"),
+            ("2.7.0-universal-darwin-20", "2.7.0"),
+            ("1.0.0-rc1", "1.0.0-rc1"),
+            ("1.0.0-beta.2", "1.0.0-beta.2"),
+            ("1.0.0", "1.0.0"),
+            ("-x86_64-linux", "-x86_64-linux"),
+        ] {
+            assert_eq!(without_platform(written), version, "{written}");
+        }
+    }
     use super::*;
 
     fn c(a: &str, b: &str) -> Ordering {
