@@ -3,6 +3,8 @@
 //! the script that regenerated it from the reference tools; nothing here reaches the
 //! network.
 //!
+//! - `corpus`: real advisory records (PyPI, Go, crates.io, Packagist) against a reference OSV
+//!   matcher built on each ecosystem's real comparator, counted per ecosystem.
 //! - `engine`: OSV evaluation, merge rules, release matching, golden findings of the samples.
 //! - `sbom`: CycloneDX / SPDX / Syft parsing against real Syft and Trivy output.
 //! - `vercmp`: every version ordering against its reference implementation's verdicts.
@@ -16,6 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod util;
 
+mod corpus;
 mod engine;
 mod sbom;
 mod trivy_crosscheck;
