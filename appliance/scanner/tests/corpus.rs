@@ -20,8 +20,8 @@
 //!
 //! Every (version, record) pair is then one of: agreement, a **miss** (the reference says
 //! affected, the engine reports nothing and did not warn), a **false alarm**, or
-//! **undecided** (our ordering cannot parse a version it needs: the engine warns instead of
-//! reporting). A record the model refuses to load is **rejected**. Every miss, false alarm,
+//! **undecided** (our ordering cannot parse a version it needs: the engine reports an
+//! `undecided` finding and warns). A record the model refuses to load is **rejected**. Every miss, false alarm,
 //! undecided pair and rejected record must be listed in `exceptions.tsv` (or, for short
 //! SemVer versions, `undecided-short-semver.tsv`) with a reason, and every listed row must
 //! still occur, so both lists stay true.
@@ -298,6 +298,7 @@ fn refused(entries: &[&bundles::model::Affected], version: &str, scheme: Version
 }
 
 #[test]
+#[ignore = "needs the fetched records: run tests/data/corpus/regen.sh (PROVENANCE.md), then --ignored"]
 fn real_records_agree_with_the_reference_matcher() {
     let started = std::time::Instant::now();
     let rows = expected();
@@ -388,7 +389,11 @@ fn real_records_agree_with_the_reference_matcher() {
             let i = *row_of
                 .get(p)
                 .unwrap_or_else(|| panic!("finding for an unknown purl {p}"));
-            got[i].insert(f.id.clone());
+            // An undecided finding claims nothing about the version; its warning (below)
+            // is what marks the pair undecided.
+            if !f.undecided {
+                got[i].insert(f.id.clone());
+            }
         }
         for w in &out.warnings {
             if !w.contains("cannot be compared") {

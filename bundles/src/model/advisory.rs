@@ -460,11 +460,18 @@ pub(crate) struct RawEvent {
     pub(crate) limit: Option<String>,
 }
 
+/// Reads a list of ids. Surrounding whitespace is not part of an id (real records carry
+/// it: Drupal's `DRUPAL-CONTRIB-2026-040` lists `" CVE-2026-49977 "`); refusing the whole
+/// record for it would lose every finding the record gives.
 fn ids(field: &str, raw: Vec<String>) -> Result<Vec<AdvisoryId>, ModelError> {
     check_count(field, raw.len(), MAX_IDS)?;
     raw.into_iter()
         .enumerate()
-        .map(|(i, s)| AdvisoryId::new(s).map_err(|e| e.at(&format!("{field}[{i}]"))))
+        .map(|(i, s)| {
+            let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+            let s = if t.len() == s.len() { s } else { t.to_owned() };
+            AdvisoryId::new(s).map_err(|e| e.at(&format!("{field}[{i}]")))
+        })
         .collect()
 }
 

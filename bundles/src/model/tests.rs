@@ -67,6 +67,23 @@ fn osv_reader_is_lenient_where_real_data_is() {
 }
 
 #[test]
+fn ids_with_surrounding_whitespace_are_read_trimmed_not_refused() {
+    let a = osv(
+        r#"{"id": "DRUPAL-CONTRIB-2026-040", "modified": "2026-01-01T00:00:00Z",
+            "aliases": [" CVE-2026-49977 "], "related": ["\tGHSA-aaaa-bbbb-cccc"]}"#,
+    )
+    .expect("the record loads");
+    assert_eq!(a.aliases()[0].as_str(), "CVE-2026-49977");
+    // inner whitespace is still no id
+    let e = osv(r#"{"id": "X-1", "modified": "2026-01-01T00:00:00Z", "aliases": ["CVE 2026"]}"#)
+        .expect_err("inner space");
+    assert!(
+        e.to_string().contains("aliases[0]: invalid advisory id"),
+        "{e}"
+    );
+}
+
+#[test]
 fn osv_reader_is_strict_where_the_spec_is() {
     let two_keys = with_affected(
         r#"{"package": {"ecosystem": "npm", "name": "x"},
