@@ -124,29 +124,11 @@ async fn login(app: &App) -> (String, String) {
 
 /// Scans [`SBOM`] through the real API as [`CLIENT`]; returns the JSON answer.
 async fn api_scan(app: &App) -> Value {
-    let req = Request::builder()
-        .method("POST")
-        .uri("/api/v1/scan")
-        .header(header::AUTHORIZATION, format!("Bearer {}", app.site.token))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(SBOM))
-        .expect("request");
-    let resp = send(&app.router, req).await;
-    let status = resp.status();
-    let body = text(resp).await;
-    assert_eq!(status, StatusCode::OK, "scan accepted: {body}");
-    serde_json::from_str(&body).expect("scan JSON")
+    api_scan_of(app, SBOM).await
 }
 
 fn audit_kinds(app: &App) -> Vec<(String, Value)> {
-    app.state
-        .data
-        .audit()
-        .records()
-        .expect("audit records")
-        .into_iter()
-        .map(|r| (r.kind, r.event))
-        .collect()
+    crate::util::audit_records(&app.state.data)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -496,6 +478,7 @@ const UNDECIDED_SBOM: &str = r#"{
   ]
 }"#;
 
+/// Scans `sbom` through the real API as [`CLIENT`]; returns the JSON answer.
 async fn api_scan_of(app: &App, sbom: &str) -> Value {
     let req = Request::builder()
         .method("POST")

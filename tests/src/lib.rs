@@ -122,6 +122,65 @@ pub fn build_sample_kit(w: &Path, client: &str, max_scans_per_day: u32) {
     );
 }
 
+/// `stella-appliance init --data W/data --trust W/keys/vendor.pub` (the key
+/// [`build_sample_kit`] made); returns the data directory.
+///
+/// # Panics
+///
+/// When init fails (with its output).
+pub fn init_appliance(w: &Path) -> PathBuf {
+    let data = w.join("data");
+    ok(
+        run(Command::new(bin("stella-appliance"))
+            .arg("init")
+            .arg("--data")
+            .arg(&data)
+            .arg("--trust")
+            .arg(w.join("keys/vendor.pub"))),
+        "init",
+    );
+    data
+}
+
+/// `stella-appliance import --data DATA KIT`.
+///
+/// # Panics
+///
+/// When the import fails (with its output).
+pub fn import_kit(data: &Path, kit: &Path) {
+    ok(
+        run(Command::new(bin("stella-appliance"))
+            .arg("import")
+            .arg("--data")
+            .arg(data)
+            .arg(kit)),
+        "import",
+    );
+}
+
+/// A sample kit for `client` built in `w`, an appliance initialised in `W/data` with it
+/// imported; returns the data directory and the client's re-signed token.
+///
+/// # Panics
+///
+/// When a step fails (with its output).
+pub fn appliance_with_sample_kit(
+    w: &Path,
+    client: &str,
+    max_scans_per_day: u32,
+) -> (PathBuf, String) {
+    build_sample_kit(w, client, max_scans_per_day);
+    let data = init_appliance(w);
+    import_kit(&data, &w.join("kit.ouk"));
+    let token = ok(
+        run(Command::new(bin("stella-appliance"))
+            .args(["token", "--client", client, "--data"])
+            .arg(&data)),
+        "token",
+    );
+    (data, token.trim().to_owned())
+}
+
 /// The port `stella-appliance serve --listen 127.0.0.1:0` bound, read from the
 /// `serving addr=…` line of its log (its stderr, sent to the file `log`).
 ///

@@ -5,7 +5,7 @@
 //! the signed evidence offline.
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::{Server, bin, build_sample_kit, free_port, ok, repo, run};
+use tests::{Server, bin, build_sample_kit, free_port, init_appliance, ok, repo, run};
 
 fn wait_ready(port: u16) {
     let start = Instant::now();
@@ -40,16 +40,7 @@ fn kit_to_scan_across_the_air_gap() {
     );
 
     // --- sealed side --------------------------------------------------------------------
-    let data = w.join("data");
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("init")
-            .arg("--data")
-            .arg(&data)
-            .arg("--trust")
-            .arg(w.join("keys/vendor.pub"))),
-        "init",
-    );
+    let data = init_appliance(w);
     // a tampered copy is refused with the check named, exit 1
     let mut bad = std::fs::read(w.join("kit.ouk")).expect("kit");
     let n = bad.len() - 100;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use sha2::Digest as _;
-use tests::{Server, bin, ok, repo, run, served_port};
+use tests::{Server, bin, import_kit, init_appliance, ok, repo, run, served_port};
 
 /// What [`write_layout`] put on disk.
 struct Layout {
@@ -189,24 +189,8 @@ fn a_dir_source_layout_is_served_under_its_artifact_name_and_skopeo_pulls_it() {
         "stella-kit build",
     );
     // --- sealed side ----------------------------------------------------------------------
-    let data = w.join("data");
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("init")
-            .arg("--data")
-            .arg(&data)
-            .arg("--trust")
-            .arg(w.join("keys/vendor.pub"))),
-        "init",
-    );
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("import")
-            .arg("--data")
-            .arg(&data)
-            .arg(w.join("kit.ouk"))),
-        "import",
-    );
+    let data = init_appliance(w);
+    import_kit(&data, &w.join("kit.ouk"));
     let log = w.join("serve.log");
     let mut server = Server(
         Command::new(bin("stella-appliance"))

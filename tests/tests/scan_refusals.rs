@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use tests::{Server, bin, build_sample_kit, free_port, ok, repo, run, served_port};
+use tests::{Server, appliance_with_sample_kit, bin, free_port, repo, run, served_port};
 
 const MAX_SBOM_BYTES: &str = "65536";
 
@@ -23,32 +23,8 @@ fn stella(w: &Path, server: &str, sbom: &Path) -> Output {
 fn an_oversized_sbom_is_refused_with_the_servers_413_and_exit_2() {
     let d = tempfile::tempdir().expect("tmp");
     let w = d.path();
-    build_sample_kit(w, "ci-e2e", 10);
-    let data = w.join("data");
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("init")
-            .arg("--data")
-            .arg(&data)
-            .arg("--trust")
-            .arg(w.join("keys/vendor.pub"))),
-        "init",
-    );
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("import")
-            .arg("--data")
-            .arg(&data)
-            .arg(w.join("kit.ouk"))),
-        "import",
-    );
-    let token = ok(
-        run(Command::new(bin("stella-appliance"))
-            .args(["token", "--client", "ci-e2e", "--data"])
-            .arg(&data)),
-        "token",
-    );
-    std::fs::write(w.join("token"), token.trim()).expect("token file");
+    let (data, token) = appliance_with_sample_kit(w, "ci-e2e", 10);
+    std::fs::write(w.join("token"), &token).expect("token file");
     let log = w.join("serve.log");
     let mut server = Server(
         Command::new(bin("stella-appliance"))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use tests::{Server, bin, build_sample_kit, free_port, ok, repo, run};
+use tests::{Server, appliance_with_sample_kit, bin, free_port, repo, run};
 
 /// The site PKI: `ca.pem`, `cert.pem` (server chain for localhost/127.0.0.1), `key.pem`,
 /// and `other-key.pem` (a key that belongs to no certificate here).
@@ -94,32 +94,7 @@ fn wait_ready(port: u16, ca: &rustls::pki_types::CertificateDer<'static>, server
 
 /// A data dir with a kit from the sample feed imported; returns the client token.
 fn appliance_with_kit(w: &Path) -> (PathBuf, String) {
-    build_sample_kit(w, "ci-tls", 10);
-    let data = w.join("data");
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("init")
-            .arg("--data")
-            .arg(&data)
-            .arg("--trust")
-            .arg(w.join("keys/vendor.pub"))),
-        "init",
-    );
-    ok(
-        run(Command::new(bin("stella-appliance"))
-            .arg("import")
-            .arg("--data")
-            .arg(&data)
-            .arg(w.join("kit.ouk"))),
-        "import",
-    );
-    let token = ok(
-        run(Command::new(bin("stella-appliance"))
-            .args(["token", "--client", "ci-tls", "--data"])
-            .arg(&data)),
-        "token",
-    );
-    (data, token.trim().to_owned())
+    appliance_with_sample_kit(w, "ci-tls", 10)
 }
 
 #[test]

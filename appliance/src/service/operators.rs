@@ -95,6 +95,7 @@ pub fn login(
     via: Via,
     now: OffsetDateTime,
 ) -> ServiceResult<Login> {
+    let started = std::time::Instant::now();
     // Audit records carry the user name as typed: bound it first.
     let shown: String = user.chars().take(128).collect();
     let audit = |result: &str| {
@@ -136,9 +137,13 @@ pub fn login(
             username: user.to_owned(),
         })
     } else {
-        st.store.record_login_failure(user, now)?;
+        // The backoff runs from when the failure is known, after the (deliberately slow)
+        // password check: counted from `now`, a check slower than the first backoff step
+        // (a loaded machine) would let the next attempt straight through.
+        let failed_at = now + started.elapsed();
+        st.store.record_login_failure(user, failed_at)?;
         if let Some(ip) = ip {
-            st.logins.failed(ip, now);
+            st.logins.failed(ip, failed_at);
         }
         audit("failed")?;
         Ok(Login::Invalid)

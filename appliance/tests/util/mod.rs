@@ -288,13 +288,7 @@ impl Env {
 
     /// The audit log's records as (kind, event), oldest first.
     pub fn audit(&self) -> Vec<(String, Value)> {
-        self.dd()
-            .audit()
-            .records()
-            .expect("audit records")
-            .into_iter()
-            .map(|r| (r.kind, r.event))
-            .collect()
+        audit_records(&self.dd())
     }
 
     pub fn dd(&self) -> DataDir {
@@ -352,6 +346,16 @@ impl Env {
             .output()
             .expect("run stella-appliance")
     }
+}
+
+/// The audit log of `dd` as (kind, event), oldest first.
+pub fn audit_records(dd: &DataDir) -> Vec<(String, Value)> {
+    dd.audit()
+        .records()
+        .expect("audit records")
+        .into_iter()
+        .map(|r| (r.kind, r.event))
+        .collect()
 }
 
 /// An HTTP Basic `Authorization` value.
