@@ -204,3 +204,78 @@ fn every_vector_file_agrees_with_its_oracle() {
         problems.join("\n")
     );
 }
+
+/// `1.2.0` → `1.2`, `1.0.0-rc.1` → `1-rc.1` (the core's trailing `.0` parts dropped);
+/// `None` when there is nothing to drop.
+fn shortened(v: &str) -> Option<String> {
+    let body = v.strip_prefix('v').unwrap_or(v);
+    let (core, rest) = body.split_at(body.find(['-', '+']).unwrap_or(body.len()));
+    let mut parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let before = parts.len();
+    while parts.len() > 1 && parts.last() == Some(&"0") {
+        parts.pop();
+    }
+    (parts.len() < before).then(|| format!("{}{rest}", parts.join(".")))
+}
+
+/// The matcher's short SemVer reading (`0.1` = `0.1.0`, OSV's scanner's reading, which
+/// node-semver and Cargo refuse) orders exactly as the oracle orders the full versions:
+/// every valid pair of the npm-semver and Cargo vectors, with each side shortened where
+/// it can be, keeps the oracle's verdict.
+#[test]
+fn short_semver_versions_order_as_the_oracle_orders_the_full_ones() {
+    let sem = versions::ordering(VersionScheme::Semver);
+    let mut checked = 0usize;
+    let mut wrong = Vec::new();
+    for file in ["npm-semver.tsv", "cargo-semver.tsv"] {
+        let text = std::fs::read_to_string(data_dir().join(file)).expect("vectors");
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let mut f = line.split('\t');
+            let (Some(a), Some(b), Some(want)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let want = match want {
+                "-1" => Ordering::Less,
+                "0" => Ordering::Equal,
+                "1" => Ordering::Greater,
+                _ => continue,
+            };
+            if file == "cargo-semver.tsv" && (a.contains('+') || b.contains('+')) {
+                continue; // Cargo orders build metadata; SemVer precedence ignores it
+            }
+            let (sa, sb) = (shortened(a), shortened(b));
+            if sa.is_none() && sb.is_none() {
+                continue;
+            }
+            let (sa, sb) = (
+                sa.unwrap_or_else(|| a.into()),
+                sb.unwrap_or_else(|| b.into()),
+            );
+            checked += 1;
+            if sem.compare(&sa, &sb) != Some(want) {
+                wrong.push(format!(
+                    "{file}: {sa} vs {sb}: oracle {want:?} for {a} vs {b}, ours {:?}",
+                    sem.compare(&sa, &sb)
+                ));
+            }
+        }
+    }
+    eprintln!("{checked} shortened pairs keep the oracle's verdict");
+    assert!(checked > 100, "only {checked} shortened pairs");
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked}:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
