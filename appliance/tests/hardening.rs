@@ -408,9 +408,9 @@ fn start_upload(addr: SocketAddr, token: &str, sbom: &str) -> TcpStream {
     s
 }
 
-/// With `max_inflight_body_bytes` at twice the SBOM cap (128 KiB; a body is charged twice
-/// its `Content-Length`): while a 60 000-byte upload is half sent (117 KiB charged), a
-/// 10 000-byte scan (19 KiB) is refused with 503 `busy` and `Retry-After`, costs no quota
+/// With `max_inflight_body_bytes` at three times the SBOM cap (192 KiB; a body is charged
+/// three times its `Content-Length`): while a 60 000-byte upload is half sent (175 KiB
+/// charged), a 10 000-byte scan (29 KiB) is refused with 503 `busy` and `Retry-After`, costs no quota
 /// and counts in `stella_busy_refusals_total`. When the upload finishes, or is abandoned,
 /// its share is free again and the same scan goes through.
 #[test]
@@ -418,7 +418,7 @@ fn scans_beyond_the_body_budget_get_503_busy_and_cost_no_quota() {
     let env = Env::imported(&spec());
     let server = Server::start(env.state(Config {
         max_sbom_bytes: SBOM_CAP,
-        max_inflight_body_bytes: 2 * SBOM_CAP as u64,
+        max_inflight_body_bytes: 3 * SBOM_CAP as u64,
         ..Config::default()
     }));
     let addr = server.addr;

@@ -184,12 +184,19 @@ fn cli_keys_are_readable_and_cli_signatures_pass_our_verifier() {
     let kp = KeyPair::read(&sk).expect("KeyPair::read of a minisign -G -W key");
     let public = PublicKey::read(&pk).expect("PublicKey::read of a minisign -G key");
     assert_eq!(kp.public(), public);
-    // the key id in the untrusted comment of the CLI's .pub is our KeyId text
+    // the key id in the untrusted comment of the CLI's .pub is our KeyId text; minisign
+    // prints it without leading zeros (`%llX`), we zero-pad it to 16 digits
     let pub_text = std::fs::read_to_string(&pk).expect("read pub");
-    assert!(
-        pub_text.contains(&public.id().to_string()),
-        "{pub_text} does not name {}",
-        public.id()
+    let ours = public.id().to_string();
+    let theirs = pub_text
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().last())
+        .expect("untrusted comment names the key id");
+    assert_eq!(
+        theirs.trim_start_matches('0').to_ascii_uppercase(),
+        ours.trim_start_matches('0').to_ascii_uppercase(),
+        "{pub_text} does not name {ours}"
     );
     let trust = TrustRoot::single(public.clone());
 

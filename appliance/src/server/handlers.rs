@@ -241,8 +241,10 @@ impl ScanResponse {
 }
 
 /// Memory charged per body byte admitted: the body itself, and the parsed SBOM and
-/// findings built from it (measured: ~65 MB of RSS per in-flight 47 MB SBOM).
-const BODY_MEMORY_FACTOR: u64 = 2;
+/// findings built from it. Measured (`tests/bench/upload_rss.sh`, docs/PERFORMANCE.md):
+/// one 47 MB SBOM in flight peaks ~135–150 MB above idle, so 2 let a 512 MiB budget
+/// reach 686–705 MB; 3 keeps the peak near the budget.
+const BODY_MEMORY_FACTOR: u64 = 3;
 
 /// Admits a scan's body against the global in-flight budget (`max_inflight_body_bytes`),
 /// charging its `Content-Length` (or the SBOM cap when the length is not announced)
