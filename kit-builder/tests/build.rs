@@ -234,20 +234,7 @@ fn stock_minisign_verifies_the_kit() {
     let (sk, pk) = keygen(d.path());
     let cfg = config(d.path(), "");
     let out = d.path().join("kit.ouk");
-    ok(&stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&cfg),
-            "--key",
-            s(&sk),
-            "--out",
-            s(&out),
-            "--cache",
-            s(&d.path().join("c")),
-        ],
-        &[],
-    ));
+    ok(&build(&cfg, &sk, &out, &d.path().join("c")));
     let o = Command::new("minisign")
         .args(["-V", "-p", s(&pk), "-m", s(&out)])
         .output()
@@ -301,20 +288,7 @@ fn oci_artifact_is_stored_as_an_image_layout_and_summarised() {
         ),
     );
     let out = d.path().join("kit.ouk");
-    ok(&stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&cfg),
-            "--key",
-            s(&sk),
-            "--out",
-            s(&out),
-            "--cache",
-            s(&d.path().join("c")),
-        ],
-        &[],
-    ));
+    ok(&build(&cfg, &sk, &out, &d.path().join("c")));
     let m: serde_json::Value =
         serde_json::from_str(&ok(&stella_kit(&["inspect", s(&out), "--json"], &[]))).expect("json");
     let paths: Vec<String> = m["entries"]
@@ -397,20 +371,7 @@ fn rotate_root_writes_a_document_that_the_next_kit_carries() {
     assert_eq!(doc["signatures"].as_array().expect("sigs").len(), 1);
     let cfg = config_with(d.path(), "trust_root = \"root.json\"", "");
     let out = d.path().join("k.ouk");
-    ok(&stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&cfg),
-            "--key",
-            s(&sk),
-            "--out",
-            s(&out),
-            "--cache",
-            s(&d.path().join("c")),
-        ],
-        &[],
-    ));
+    ok(&build(&cfg, &sk, &out, &d.path().join("c")));
     let m: serde_json::Value =
         serde_json::from_str(&ok(&stella_kit(&["inspect", s(&out), "--json"], &[]))).expect("json");
     assert!(
@@ -503,20 +464,7 @@ fn a_dir_source_oci_layout_keeps_its_artifact_name_as_the_repository() {
             ),
         );
         let out = d.path().join("kit.ouk");
-        let o = stella_kit(
-            &[
-                "build",
-                "--config",
-                s(&cfg),
-                "--key",
-                s(&sk),
-                "--out",
-                s(&out),
-                "--cache",
-                s(&d.path().join("c")),
-            ],
-            &[],
-        );
+        let o = build(&cfg, &sk, &out, &d.path().join("c"));
         (o, out)
     };
     let index = |kit: &Path, name: &str| -> serde_json::Value {
@@ -548,4 +496,22 @@ fn a_dir_source_oci_layout_keeps_its_artifact_name_as_the_repository() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("dir source repository \"Java-DB\""), "{err}");
+}
+
+/// `stella-kit build --config CFG --key SK --out OUT --cache CACHE`.
+fn build(cfg: &Path, sk: &Path, out: &Path, cache: &Path) -> Output {
+    stella_kit(
+        &[
+            "build",
+            "--config",
+            s(cfg),
+            "--key",
+            s(sk),
+            "--out",
+            s(out),
+            "--cache",
+            s(cache),
+        ],
+        &[],
+    )
 }
