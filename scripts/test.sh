@@ -20,7 +20,10 @@ cargo fetch --locked >/dev/null
 # `--workspace` would override a `-p` given on the command line (cargo ignores -p then).
 # A package selection still gets fresh binaries: the end-to-end tests in tests/ drive the
 # workspace's binaries from target/<profile>/, which `cargo test -p tests` alone does not
-# build.
+# build. A whole-workspace `cargo test` builds them itself (every package with a binary
+# has integration tests, so cargo builds and uplifts its binaries before any test runs),
+# with the test build's features; building them beforehand with `cargo build --bins`
+# would compile a second feature set of ~40 crates for nothing.
 scope=(--workspace)
 profile=()
 prev=""

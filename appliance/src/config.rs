@@ -10,7 +10,8 @@
 //! log_format = "text"              # or "json"
 //! durability = "strict"            # or "relaxed" (see store::Durability)
 //! header_timeout_secs = 15         # a request's headers must arrive within this, and an
-//!                                  # idle keep-alive connection is closed after it
+//!                                  # idle keep-alive connection is closed after it; over
+//!                                  # TLS the handshake gets min(10 s, this)
 //! upload_timeout_secs = 3600       # the console's kit upload (large, from USB) may take this
 //! max_connections = 4096           # open connections; more are closed on accept
 //! max_connections_per_address = 256  # open connections from one client address

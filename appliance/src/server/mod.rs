@@ -248,7 +248,9 @@ pub async fn serve_tls_on(
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tls::TlsListener::new(listener, tls)?;
+    let handshake_timeout =
+        tls::HANDSHAKE_TIMEOUT.min(Duration::from_secs(state.config.header_timeout_secs));
+    let listener = tls::TlsListener::new(listener, tls, handshake_timeout)?;
     serve_listener(listener, state, Transport::Https, shutdown).await
 }
 

@@ -45,7 +45,9 @@ use zeroize::Zeroizing;
 
 /// Largest certificate or key file read (a long chain is a few tens of KiB).
 pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
-/// Time a client has to finish its TLS handshake before the connection is dropped.
+/// Time a client has to finish its TLS handshake before the connection is dropped (or
+/// the serve config's `header_timeout_secs` when that is shorter: a client that has not
+/// finished its handshake has not sent its headers either).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; further connections wait in the kernel's backlog.
 /// Bounds the memory a flood of half-open handshakes can take.
@@ -277,15 +279,24 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    /// Starts accepting on `tcp` with `config` (from [`load`]). Must be called inside a
-    /// tokio runtime.
+    /// Starts accepting on `tcp` with `config` (from [`load`]); each handshake must end
+    /// within `handshake_timeout`. Must be called inside a tokio runtime.
     ///
     /// # Errors
     /// The listener's local address cannot be read.
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>) -> std::io::Result<Self> {
+    pub fn new(
+        tcp: TcpListener,
+        config: Arc<ServerConfig>,
+        handshake_timeout: Duration,
+    ) -> std::io::Result<Self> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let accept_task = tokio::spawn(accept_loop(tcp, TlsAcceptor::from(config), tx));
+        let accept_task = tokio::spawn(accept_loop(
+            tcp,
+            TlsAcceptor::from(config),
+            handshake_timeout,
+            tx,
+        ));
         Ok(Self {
             ready,
             local,
@@ -297,7 +308,7 @@ impl TlsListener {
 impl Drop for TlsListener {
     fn drop(&mut self) {
         // axum drops the listener when shutdown starts: stop accepting (handshakes still
-        // in flight end by themselves within HANDSHAKE_TIMEOUT).
+        // in flight end by themselves within the handshake timeout).
         self.accept_task.abort();
     }
 }
@@ -323,6 +334,7 @@ impl axum::serve::Listener for TlsListener {
 async fn accept_loop(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
+    handshake_timeout: Duration,
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
 ) {
     let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
@@ -341,7 +353,7 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
-            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+            let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await;
             drop(slot);
             match handshake {
                 Ok(Ok(tls)) => {
