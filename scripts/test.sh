@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: what the README tells users to run and what .ci/run runs.
 #
-# Dependencies are fetched first; then the tests run inside a network namespace that has
-# only loopback (`unshare -n`), which proves the sealed side never needs the network. The
-# run exports STELLA_TEST_SEALED=1 there, and tests/tests/sealed.rs checks that the
-# namespace really holds nothing but `lo`.
+# Test dependencies are installed and crates fetched first; then the tests run inside a
+# network namespace that has only loopback (`unshare -n`), which proves the sealed side
+# never needs the network. The run exports STELLA_TEST_SEALED=1 there, and
+# tests/tests/sealed.rs checks that the namespace really holds nothing but `lo`.
 #
 # Where unshare is not permitted (an unprivileged container, a user without
 # CAP_SYS_ADMIN) the script FAILS: a green run with the network on proves nothing about
@@ -15,6 +15,10 @@
 # selection the whole workspace runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the tests drive (stock minisign, skopeo, Trivy, Chromium + playwright-core…):
+# installed when missing, a second's check when all is present, so this script passes by
+# itself on a fresh machine.
+scripts/install-test-deps.sh
 cargo fetch --locked >/dev/null
 
 # `--workspace` would override a `-p` given on the command line (cargo ignores -p then).

@@ -139,8 +139,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
-    /// A working demo in under a minute: keys, a kit from the sample feed, an import, and
-    /// the server on 127.0.0.1:8080.
+    /// A working demo in about a second (once built): keys, a kit from the sample feed, an
+    /// import, and the server on 127.0.0.1:8080.
     Quickstart {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -148,7 +148,8 @@ enum Cmd {
         /// Keep the demo in this directory (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The sample feed (default: samples/feeds/osv of the source tree, if present).
+        /// The samples folder holding feeds/osv/ (default: $STELLA_SAMPLES, else the
+        /// source tree's samples/, else ./samples).
         #[arg(long)]
         samples: Option<PathBuf>,
         /// Prepare everything but do not serve (for scripts and tests).
@@ -255,8 +256,22 @@ fn run() -> anyhow::Result<u8> {
             samples,
             no_serve,
         } => {
+            // A busy port is found before anything is made or printed: the password and
+            // next steps of a server that cannot start would be a lie.
+            let probe = if no_serve {
+                None
+            } else {
+                Some(std::net::TcpListener::bind(listen).with_context(|| {
+                    format!("quickstart: cannot listen on {listen}: pass --listen ADDR (e.g. 127.0.0.1:8081) or stop what uses it")
+                })?)
+            };
             let demo = appliance::quickstart::prepare(dir, samples).context("quickstart")?;
-            print(&Done::text(demo.summary(listen)));
+            print(&Done::text(demo.summary(
+                listen,
+                !no_serve,
+                &appliance::quickstart::stella_command(),
+            )));
+            drop(probe);
             if !no_serve {
                 server::install_tracing(LogFormat::Text);
                 serve(server::ServeOptions {

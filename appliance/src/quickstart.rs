@@ -46,29 +46,44 @@ pub struct Demo {
 }
 
 /// Where the repository's samples are: `--samples`, `$STELLA_SAMPLES`, the source tree
-/// this binary was built from, or `./samples`.
+/// this binary was built from, or `./samples`. A folder the user named (the option or the
+/// variable) that holds no sample feed is an error, never silently passed over.
 fn samples_root(explicit: Option<PathBuf>) -> Result<PathBuf> {
-    let candidates = explicit
-        .into_iter()
-        .chain(std::env::var_os("STELLA_SAMPLES").map(PathBuf::from))
-        .chain([
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples"),
-            PathBuf::from("samples"),
-        ]);
-    for c in candidates {
-        if c.join("feeds/osv").is_dir() {
-            return Ok(c);
-        }
-        if c.file_name().is_some_and(|n| n == "osv") && c.is_dir() {
-            // --samples pointed at the feed itself
-            if let Some(p) = c.parent().and_then(Path::parent) {
-                return Ok(p.to_path_buf());
-            }
-        }
+    let named = |c: PathBuf, how: &str| -> Result<PathBuf> {
+        feed_root(&c).with_context(|| {
+            format!(
+                "{how} {}: no sample feed there (expected the repository's samples/ folder, \
+                 holding feeds/osv/)",
+                c.display()
+            )
+        })
+    };
+    if let Some(c) = explicit {
+        return named(c, "--samples");
     }
-    bail!(
-        "the sample feed was not found: run from the source tree, or pass --samples DIR (the repository's samples/ folder)"
+    if let Some(c) = std::env::var_os("STELLA_SAMPLES") {
+        return named(PathBuf::from(c), "STELLA_SAMPLES=");
+    }
+    [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples"),
+        PathBuf::from("samples"),
+    ]
+    .iter()
+    .find_map(|c| feed_root(c))
+    .context(
+        "the sample feed was not found: run from the source tree, or pass --samples DIR (the repository's samples/ folder)",
     )
+}
+
+/// `c` itself when it holds `feeds/osv/`, or the samples folder when `c` is that feed.
+fn feed_root(c: &Path) -> Option<PathBuf> {
+    if c.join("feeds/osv").is_dir() {
+        return Some(c.to_path_buf());
+    }
+    if c.file_name().is_some_and(|n| n == "osv") && c.is_dir() {
+        return c.parent().and_then(Path::parent).map(Path::to_path_buf);
+    }
+    None
 }
 
 /// Builds the demo kit and imports it into a fresh data directory under `dir` (a new
@@ -236,7 +251,11 @@ pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
         .map(|c| c.token)
         .context("the demo token was not re-signed")?;
     std::fs::write(root.join("token"), format!("{token}\n"))?;
-    let sample_sbom = Some(samples.join("sboms/demo-cyclonedx.json")).filter(|p| p.is_file());
+    let sample_sbom = samples
+        .join("sboms/demo-cyclonedx.json")
+        .canonicalize()
+        .ok()
+        .filter(|p| p.is_file());
     Ok(Demo {
         root,
         data,
@@ -250,8 +269,10 @@ pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
 }
 
 impl Demo {
-    /// What was done and the three next steps, for the binary to print.
-    pub fn summary(&self, listen: SocketAddr) -> String {
+    /// What was done and the three next steps, for the binary to print. `serving` says
+    /// whether the server starts next (not with `--no-serve`). `stella` is how to run the
+    /// CI client, as [`stella_command`] finds it.
+    pub fn summary(&self, listen: SocketAddr, serving: bool, stella: &str) -> String {
         use std::fmt::Write as _;
         let mut o = String::new();
         let _ = writeln!(
@@ -264,31 +285,105 @@ impl Demo {
             "  kit      {} ({} advisories, signed; check: minisign -Vm {} -p {})",
             self.kit.display(),
             self.advisories,
-            self.kit.display(),
-            self.vendor_pub.display()
+            shell_word(&self.kit.display().to_string()),
+            shell_word(&self.vendor_pub.display().to_string())
         );
         let _ = writeln!(o, "  data     {}", self.data.display());
         let _ = writeln!(o);
+        if !serving {
+            let _ = writeln!(o, "Start the server first (--no-serve was given):");
+            let _ = writeln!(
+                o,
+                "       {} serve --data {} --listen {listen}",
+                command_for("stella-appliance", "cargo run --release -q -p appliance --"),
+                shell_word(&self.data.display().to_string())
+            );
+        }
         let _ = writeln!(o, "Next steps:");
-        let sbom = self
-            .sample_sbom
-            .as_ref()
-            .map_or_else(|| "bom.json".to_string(), |p| p.display().to_string());
+        let sbom = self.sample_sbom.as_ref().map_or_else(
+            || "bom.json".to_string(),
+            |p| shell_word(&p.display().to_string()),
+        );
         let _ = writeln!(o, "  1. scan an SBOM from CI:");
         let _ = writeln!(
             o,
             "       export STELLA_SERVER=http://{listen} STELLA_TOKEN_FILE={}",
-            self.root.join("token").display()
+            shell_word(&self.root.join("token").display().to_string())
         );
-        let _ = writeln!(o, "       stella scan --sbom {sbom}");
+        let _ = writeln!(o, "       {stella} scan --sbom {sbom}");
         let _ = writeln!(
             o,
             "  2. open the console: http://{listen}/  (user admin, password {})",
             self.password
         );
-        let _ = writeln!(o, "  3. see the quota left today: stella quota");
-        let _ = writeln!(o);
-        let _ = writeln!(o, "Ctrl-C stops the server.");
+        let _ = writeln!(o, "  3. see the quota left today: {stella} quota");
+        if serving {
+            let _ = writeln!(o);
+            let _ = writeln!(o, "Ctrl-C stops the server.");
+        }
         o
+    }
+}
+
+/// How to run the `stella` CI client in the printed steps: see [`command_for`].
+pub fn stella_command() -> String {
+    command_for("stella", "cargo run --release -q -p stella-cli --")
+}
+
+/// How to run the binary `name` in printed steps: `name` when it is on `PATH`, else its
+/// full path when it was built beside this binary (`target/release/`), else `fallback`
+/// (the command that builds and runs it).
+pub fn command_for(name: &str, fallback: &str) -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| is_executable(&d.join(name))));
+    if on_path {
+        return name.into();
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join(name)))
+        .filter(|p| is_executable(p));
+    match beside {
+        Some(p) => shell_word(&p.display().to_string()),
+        None => fallback.into(),
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `s` as one word for a POSIX shell: unchanged when it holds only safe characters, else
+/// single-quoted, so every printed command can be pasted as it is.
+fn shell_word(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{samples_root, shell_word};
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_named_samples_folder_without_the_feed_is_an_error() {
+        let e = samples_root(Some(PathBuf::from("/nonexistent"))).expect_err("refused");
+        let e = format!("{e:#}");
+        assert!(
+            e.contains("--samples /nonexistent: no sample feed there"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shell_words_survive_spaces_and_quotes() {
+        assert_eq!(shell_word("/tmp/a-b/c.json"), "/tmp/a-b/c.json");
+        assert_eq!(shell_word("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
     }
 }

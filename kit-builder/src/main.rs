@@ -57,9 +57,10 @@ enum Cmd {
         /// Use this sequence instead of last + 1.
         #[arg(long)]
         sequence: Option<u64>,
-        /// Download cache (a failed run restarts cheaply from it).
-        #[arg(long, default_value = ".stella-kit-cache")]
-        cache: PathBuf,
+        /// Download cache (a failed run restarts cheaply from it). Default:
+        /// $XDG_CACHE_HOME/stella-kit, else ~/.cache/stella-kit.
+        #[arg(long, visible_alias = "cache-dir", value_name = "DIR")]
+        cache: Option<PathBuf>,
         /// Build from this cache alone: no network access at all.
         #[arg(long, value_name = "DIR", conflicts_with = "cache")]
         offline_sources: Option<PathBuf>,
@@ -123,6 +124,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// The download cache when `--cache` is not given: `$XDG_CACHE_HOME/stella-kit`, else
+/// `$HOME/.cache/stella-kit` (the XDG base directory default), never the current directory.
+fn default_cache_dir() -> Result<PathBuf> {
+    cache_dir_from(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+}
+
+fn cache_dir_from(
+    xdg: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Result<PathBuf> {
+    // The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+    if let Some(x) = xdg.map(PathBuf::from).filter(|p| p.is_absolute()) {
+        return Ok(x.join("stella-kit"));
+    }
+    match home.map(PathBuf::from).filter(|p| p.is_absolute()) {
+        Some(h) => Ok(h.join(".cache").join("stella-kit")),
+        None => {
+            bail!("no cache directory: neither XDG_CACHE_HOME nor HOME is set; give --cache DIR")
+        }
+    }
+}
+
+/// What to pass to `minisign -p`: the public key beside the secret key
+/// (`keys/vendor.key` → `keys/vendor.pub`, as `keygen` writes them) when it is there and
+/// is this key's, else a placeholder naming the key id.
+fn public_key_hint(secret: &Path, kp: &KeyPair) -> String {
+    let beside = secret.with_extension("pub");
+    match PublicKey::read(&beside) {
+        Ok(p) if p.id() == kp.id() => beside.display().to_string(),
+        _ => format!("<public key {}>", kp.id()),
+    }
+}
+
 fn tracing_init() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STELLA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -166,7 +200,13 @@ fn run(cli: Cli) -> Result<()> {
             };
             let fetcher = match &offline_sources {
                 Some(dir) => Fetcher::offline(dir, options)?,
-                None => Fetcher::new(&cache, options)?,
+                None => {
+                    let cache = match cache {
+                        Some(dir) => dir,
+                        None => default_cache_dir()?,
+                    };
+                    Fetcher::new(&cache, options)?
+                }
             };
             let report = build(&BuildOptions {
                 config: &cfg,
@@ -211,8 +251,9 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
                 println!(
-                    "check it with the stock tool: minisign -Vm {} -p vendor.pub",
-                    report.kit.display()
+                    "check it with the stock tool: minisign -Vm {} -p {}",
+                    report.kit.display(),
+                    public_key_hint(&key, &kp)
                 );
             }
             Ok(())
@@ -359,4 +400,32 @@ fn verify(file: &Path, pubs: &[PathBuf], threshold: usize) -> Result<()> {
         m.kit_id, m.sequence, m.expires_at
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cache_dir_from;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_cache_follows_xdg_and_never_lands_in_the_current_directory() {
+        let dir = |x: Option<&str>, h: Option<&str>| {
+            cache_dir_from(x.map(Into::into), h.map(Into::into)).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            dir(Some("/x/cache"), Some("/home/u")),
+            Ok(PathBuf::from("/x/cache/stella-kit"))
+        );
+        assert_eq!(
+            dir(None, Some("/home/u")),
+            Ok(PathBuf::from("/home/u/.cache/stella-kit"))
+        );
+        // A relative XDG_CACHE_HOME is ignored, as the XDG spec says.
+        assert_eq!(
+            dir(Some("rel"), Some("/home/u")),
+            Ok(PathBuf::from("/home/u/.cache/stella-kit"))
+        );
+        let e = dir(None, None).expect_err("no home");
+        assert!(e.contains("give --cache DIR"), "{e}");
+    }
 }

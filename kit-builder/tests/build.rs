@@ -515,3 +515,89 @@ fn build(cfg: &Path, sk: &Path, out: &Path, cache: &Path) -> Output {
         &[],
     )
 }
+
+/// The "check it with the stock tool" line names the real public key file, and the
+/// command works as printed; a key moved away from its `.pub` gets a placeholder with the
+/// key id instead of a path that does not exist.
+#[test]
+fn the_printed_minisign_command_works_as_printed() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, pk) = keygen(&d.path().join("keys"));
+    let cfg = config(d.path(), "");
+    let out = d.path().join("kit.ouk");
+    let stdout = ok(&build(&cfg, &sk, &out, &d.path().join("c")));
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("check it with the stock tool: "))
+        .unwrap_or_else(|| panic!("no check line in {stdout}"));
+    assert_eq!(line, format!("minisign -Vm {} -p {}", s(&out), s(&pk)));
+    let o = Command::new("sh")
+        .args(["-c", line])
+        .output()
+        .expect("run the printed command");
+    assert!(
+        o.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let lone = d.path().join("lone.key");
+    std::fs::copy(&sk, &lone).expect("copy key");
+    let stdout = ok(&build(
+        &cfg,
+        &lone,
+        &d.path().join("k2.ouk"),
+        &d.path().join("c"),
+    ));
+    assert!(
+        stdout.contains("-p <public key "),
+        "no placeholder for a key without its .pub: {stdout}"
+    );
+}
+
+/// Without `--cache` the download cache is `$XDG_CACHE_HOME/stella-kit`, not a
+/// `.stella-kit-cache` in whatever directory the cron job happens to run in.
+#[test]
+fn the_default_cache_is_the_xdg_cache_directory() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, _) = keygen(d.path());
+    let cfg = config(d.path(), "");
+    let cwd = d.path().join("cwd");
+    std::fs::create_dir(&cwd).expect("mkdir");
+    let xdg = d.path().join("xdg");
+    let o = Command::new(BIN)
+        .current_dir(&cwd)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("XDG_CACHE_HOME", &xdg)
+        .args(["build", "--config", s(&cfg), "--key", s(&sk), "--out"])
+        .arg(d.path().join("kit.ouk"))
+        .output()
+        .expect("run stella-kit");
+    ok(&o);
+    assert!(
+        xdg.join("stella-kit").is_dir(),
+        "no cache under XDG_CACHE_HOME"
+    );
+    let left: Vec<_> = std::fs::read_dir(&cwd).expect("ls").collect();
+    assert!(
+        left.is_empty(),
+        "files left in the current directory: {left:?}"
+    );
+    // `--cache-dir` is the same option under the name Trivy and Syft users type.
+    let o = stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&cfg),
+            "--key",
+            s(&sk),
+            "--out",
+            s(&d.path().join("k3.ouk")),
+            "--cache-dir",
+            s(&d.path().join("c3")),
+        ],
+        &[],
+    );
+    ok(&o);
+    assert!(d.path().join("c3").is_dir());
+}

@@ -26,6 +26,8 @@ pub enum FailOn {
     Medium,
     /// Fail on any finding with a known severity.
     Low,
+    /// Fail on any finding, those without a severity (`unknown`) included.
+    Unknown,
     /// Never fail on findings (report only).
     None,
 }
@@ -39,6 +41,7 @@ impl FailOn {
             "high" => Some(Self::High),
             "medium" => Some(Self::Medium),
             "low" => Some(Self::Low),
+            "unknown" => Some(Self::Unknown),
             "none" => Some(Self::None),
             _ => None,
         }
@@ -52,18 +55,23 @@ impl FailOn {
             Self::High => Some(Severity::High),
             Self::Medium => Some(Severity::Medium),
             Self::Low => Some(Severity::Low),
+            Self::Unknown => Some(Severity::Unknown),
             Self::None => None,
         }
     }
 
-    /// Whether an (unmuted) finding of this severity fails the policy. `unknown` never does:
-    /// it has no rank to compare, and failing every build on feed gaps would make the gate
-    /// useless; the table and SARIF still show those findings.
+    /// Whether an (unmuted) finding of this severity fails the policy, as the appliance's
+    /// policy decides it. A finding of `unknown` severity fails only under `unknown`: it
+    /// has no rank to compare, and failing every build on feed gaps by default would make
+    /// the gate useless; the table and SARIF still show those findings.
     #[must_use]
     pub fn fails(self, severity: Severity) -> bool {
-        match self.min_severity() {
-            Some(min) => severity != Severity::Unknown && severity >= min,
-            None => false,
+        match self {
+            Self::None => false,
+            Self::Unknown => true,
+            _ => self
+                .min_severity()
+                .is_some_and(|min| severity != Severity::Unknown && severity >= min),
         }
     }
 
@@ -75,6 +83,7 @@ impl FailOn {
             Self::High => "high",
             Self::Medium => "medium",
             Self::Low => "low",
+            Self::Unknown => "unknown",
             Self::None => "none",
         }
     }
@@ -338,6 +347,21 @@ mod tests {
         assert!(!FailOn::High.fails(Severity::Medium));
         assert!(FailOn::Low.fails(Severity::Low));
         assert!(!FailOn::Low.fails(Severity::Unknown));
+        assert!(FailOn::Unknown.fails(Severity::Unknown));
+        assert!(FailOn::Unknown.fails(Severity::Low));
+        assert!(!FailOn::None.fails(Severity::Critical));
+        // The server's `fail_on: unknown` is understood, not replaced by `high`.
+        assert_eq!(FailOn::parse("unknown"), Some(FailOn::Unknown));
+        for t in [
+            FailOn::Critical,
+            FailOn::High,
+            FailOn::Medium,
+            FailOn::Low,
+            FailOn::Unknown,
+            FailOn::None,
+        ] {
+            assert_eq!(FailOn::parse(t.as_str()), Some(t));
+        }
         assert!(!FailOn::None.fails(Severity::Critical));
     }
 
