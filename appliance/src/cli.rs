@@ -97,21 +97,9 @@ pub fn usage(message: impl std::fmt::Display) -> anyhow::Error {
     failure(Kind::Usage, message)
 }
 
-/// The one line printed for a failure: the error and its causes, each cause only when
-/// the message so far does not already say it (most error types here embed their
-/// source in their own message).
+/// The one line printed for a failure: [`bundles::error::error_line`].
 pub fn error_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for c in e.chain() {
-        let text = c.to_string();
-        if line.is_empty() {
-            line = text;
-        } else if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-    }
-    line
+    bundles::error::error_line(e.as_ref())
 }
 
 /// The one place errors become exit codes: the first [`Failure`] in the chain decides,

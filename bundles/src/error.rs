@@ -146,6 +146,15 @@ pub enum KitError {
         /// The limit.
         limit: u64,
     },
+    /// The file does not even start as a kit: its first bytes are no zstd frame (a
+    /// kit is one zstd-compressed tar archive). Most often some other file was given.
+    #[error(
+        "not a kit: the file does not start with a zstd frame, as every .ouk does (zstd: {detail})"
+    )]
+    NotAKit {
+        /// What the decoder said.
+        detail: String,
+    },
     /// The zstd stream is corrupt (bad frame, checksum mismatch, ...).
     #[error("zstd decompression failed: {0}")]
     Decompress(#[source] std::io::Error),
@@ -329,4 +338,23 @@ impl KitError {
         }
         KitError::Io(e)
     }
+}
+
+/// The one line a command-line tool prints for a failure: the error and its causes, each
+/// cause only when the message so far does not already say it (most error types in this
+/// workspace embed their source in their own message, and `anyhow`'s `{:#}` would print
+/// it twice: "No such file or directory (os error 2): No such file or directory (os error 2)").
+#[must_use]
+pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
 }

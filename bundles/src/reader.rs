@@ -257,11 +257,7 @@ fn pump<R: Read>(
     tx: &SyncSender<Msg>,
     recycled: &Receiver<Vec<u8>>,
 ) -> Option<R> {
-    let counting = Counting {
-        inner: src,
-        count: 0,
-        limit: kit_limit,
-    };
+    let counting = Counting::new(src, kit_limit);
     let mut dec = match zstd::stream::read::Decoder::new(counting) {
         Ok(d) => d.single_frame(),
         Err(e) => {
@@ -287,7 +283,17 @@ fn pump<R: Read>(
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let _ = tx.send(Msg::Fail(classify(e)));
+                    let e = match classify(e) {
+                        // The first bytes are no zstd magic: the file is no kit, not a
+                        // damaged one.
+                        KitError::Decompress(e) if dec.get_ref().get_ref().not_zstd() => {
+                            KitError::NotAKit {
+                                detail: e.to_string(),
+                            }
+                        }
+                        other => other,
+                    };
+                    let _ = tx.send(Msg::Fail(e));
                     return Some(dec.finish().into_inner().inner);
                 }
             }
@@ -337,6 +343,28 @@ struct Counting<R> {
     inner: R,
     count: u64,
     limit: u64,
+    /// The file's first bytes (up to 4), to tell "not a kit" from "a damaged kit".
+    head: Vec<u8>,
+}
+
+/// The zstd frame magic (0xFD2FB528, little-endian) every kit starts with.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+impl<R> Counting<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Counting {
+            inner,
+            count: 0,
+            limit,
+            head: Vec::with_capacity(4),
+        }
+    }
+
+    /// Whether the bytes read so far already show this is no zstd stream.
+    fn not_zstd(&self) -> bool {
+        !ZSTD_MAGIC.starts_with(&self.head)
+            || (self.head.len() < ZSTD_MAGIC.len() && self.count == self.head.len() as u64)
+    }
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -345,6 +373,8 @@ impl<R: Read> Read for Counting<R> {
             .inner
             .read(buf)
             .map_err(|e| io::Error::other(KitError::Io(e)))?;
+        let want = 4usize.saturating_sub(self.head.len()).min(n);
+        self.head.extend_from_slice(&buf[..want]);
         self.count += n as u64;
         if self.count > self.limit {
             return Err(io::Error::other(KitError::KitTooLarge {
@@ -702,14 +732,20 @@ impl<R> Read for KitEntry<'_, R> {
 /// any signature**: for `stella-kit inspect` and for naming a kit in diagnostics. The
 /// manifest size cap of `limits` applies; nothing beyond the manifest is decompressed.
 pub fn peek_manifest<R: Read>(src: R, limits: &Limits) -> Result<Manifest, KitError> {
-    let mut dec = zstd::stream::read::Decoder::new(src).map_err(KitError::Decompress)?;
+    let mut dec = zstd::stream::read::Decoder::new(Counting::new(src, u64::MAX))
+        .map_err(KitError::Decompress)?;
     dec.window_log_max(WINDOW_LOG_MAX)
         .map_err(KitError::Decompress)?;
     let mut block = [0u8; BLOCK as usize];
-    dec.read_exact(&mut block)
-        .map_err(|e| KitError::Truncated {
-            context: format!("reading the first tar header: {e}"),
-        })?;
+    dec.read_exact(&mut block).map_err(|e| match classify(e) {
+        KitError::Decompress(e) if dec.get_ref().get_ref().not_zstd() => KitError::NotAKit {
+            detail: e.to_string(),
+        },
+        KitError::Truncated { .. } => KitError::Truncated {
+            context: "the kit ends before its first tar header".into(),
+        },
+        other => other,
+    })?;
     let header = tar::Header::from_byte_slice(&block);
     let name = String::from_utf8_lossy(&header.path_bytes()).into_owned();
     if name != MANIFEST_NAME {

@@ -823,3 +823,22 @@ fn row8_rotation_needs_the_pinned_threshold_of_co_signers() {
         vec![stranger().public().to_base64()]
     );
 }
+
+/// A file that is no kit at all (here a signed text file: someone picked the wrong file
+/// from the stick and signed it) is called "not a kit", not "kit is truncated" or a
+/// zstd decoder's "Unknown frame descriptor".
+#[test]
+fn a_signed_file_that_is_not_a_kit_is_called_not_a_kit() {
+    let (tmp, dd) = data_dir(&[&vendor()], 1, None);
+    let k = write_kit(
+        tmp.path(),
+        "notes.ouk",
+        b"meeting notes, not a kit\n",
+        &vendor(),
+    );
+    let line = assert_refused(&dd, &k, &importer(&dd), 4);
+    assert!(
+        line.contains("not a kit: the file does not start with a zstd frame"),
+        "{line}"
+    );
+}

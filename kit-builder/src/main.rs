@@ -118,7 +118,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("stella-kit: error: {e:#}");
+            eprintln!(
+                "stella-kit: error: {}",
+                bundles::error::error_line(e.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

@@ -601,3 +601,47 @@ fn the_default_cache_is_the_xdg_cache_directory() {
     ok(&o);
     assert!(d.path().join("c3").is_dir());
 }
+
+/// Errors are one line that says each thing once: a missing kit.toml is not "No such
+/// file or directory (os error 2): No such file or directory (os error 2)", and a file
+/// given as the key that is no minisign key is said to be none.
+#[test]
+fn errors_say_each_cause_once_and_name_a_non_key() {
+    let d = tempfile::tempdir().expect("tmp");
+    let (sk, _) = keygen(d.path());
+    let missing = d.path().join("missing.toml");
+    let o = stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&missing),
+            "--key",
+            s(&sk),
+            "--out",
+            "k.ouk",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert_eq!(e.matches("No such file or directory").count(), 1, "{e}");
+    assert!(e.contains(&format!("cannot read {}", s(&missing))), "{e}");
+
+    let cfg = config(d.path(), "");
+    let o = stella_kit(
+        &[
+            "build",
+            "--config",
+            s(&cfg),
+            "--key",
+            s(&cfg),
+            "--out",
+            "k.ouk",
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("not a minisign secret key"), "{e}");
+}

@@ -242,6 +242,11 @@ impl PublicKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKeyBox(String);
 
+/// The message for a public key file that is not one at all.
+const NOT_A_PUBLIC_KEY: &str = "not a minisign public key (a .pub file is an \"untrusted comment:\" line, then a base64 line starting RW)";
+/// The message for a secret key file that is not one at all.
+const NOT_A_SECRET_KEY: &str = "not a minisign secret key (a .key file is an \"untrusted comment:\" line, then a base64 line starting RW)";
+
 impl PublicKeyBox {
     /// Wraps text read from somewhere.
     pub fn from_text(text: impl Into<String>) -> Self {
@@ -272,6 +277,11 @@ impl PublicKeyBox {
         } else {
             first
         };
+        // Every minisign key line is base64 of "Ed…", so it starts "RW": anything else is
+        // some other file, and saying so beats a base64 decoder's complaint.
+        if !line.starts_with("RW") {
+            return Err(SigningError::MalformedKey(NOT_A_PUBLIC_KEY.into()));
+        }
         PublicKey::from_base64(line)
     }
 
@@ -363,6 +373,9 @@ impl KeyPair {
             line = lines.next().ok_or_else(|| {
                 SigningError::MalformedKey("secret key file has no key line".into())
             })?;
+        }
+        if !line.starts_with("RW") {
+            return Err(SigningError::MalformedKey(NOT_A_SECRET_KEY.into()));
         }
         let bin = Zeroizing::new(
             B64.decode(line)
@@ -474,6 +487,21 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), SigningError> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_file_that_is_no_key_is_said_to_be_none() {
+        let e = PublicKeyBox::from_text("hello\n")
+            .parse()
+            .expect_err("not a key");
+        assert_eq!(e.to_string(), format!("malformed key: {NOT_A_PUBLIC_KEY}"));
+        let e = KeyPair::from_secret_text("untrusted comment: x\n{}\n").expect_err("not a key");
+        assert_eq!(e.to_string(), format!("malformed key: {NOT_A_SECRET_KEY}"));
+        // A public key given where the secret key goes is not a secret key either, but it
+        // is a minisign key line: the length check names it.
+        let pk = KeyPair::generate().expect("key").public().to_box();
+        let e = KeyPair::from_secret_text(pk.as_str()).expect_err("a public key");
+        assert!(e.to_string().contains("malformed key"), "{e}");
+    }
+
     use super::*;
 
     #[test]

@@ -267,9 +267,9 @@ impl Refusal {
     pub(super) fn from_kit(e: KitError) -> Refusal {
         use KitError as K;
         match e {
-            K::UnsupportedFormat { .. } | K::UnsupportedFormatVersion { .. } => {
-                Refusal::FormatVersion(e.to_string())
-            }
+            K::UnsupportedFormat { .. }
+            | K::UnsupportedFormatVersion { .. }
+            | K::NotAKit { .. } => Refusal::FormatVersion(e.to_string()),
             K::ManifestNotFirst { .. }
             | K::ManifestTooLarge { .. }
             | K::ManifestTooDeep { .. }
