@@ -360,10 +360,9 @@ impl<R> Counting<R> {
         }
     }
 
-    /// Whether the bytes read so far already show this is no zstd stream.
+    /// Whether the file does not start with the zstd magic (or is shorter than it).
     fn not_zstd(&self) -> bool {
-        !ZSTD_MAGIC.starts_with(&self.head)
-            || (self.head.len() < ZSTD_MAGIC.len() && self.count == self.head.len() as u64)
+        self.head != ZSTD_MAGIC
     }
 }
 

@@ -324,19 +324,11 @@ fn a_failing_source_is_named_in_the_error() {
     .expect("write");
     let empty = d.path().join("empty-cache");
     std::fs::create_dir_all(&empty).expect("dir");
-    let o = stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&cfg),
-            "--key",
-            s(&sk),
-            "--out",
-            s(&d.path().join("k.ouk")),
-            "--offline-sources",
-            s(&empty),
-        ],
-        &[],
+    let o = build_with(
+        &cfg,
+        &sk,
+        &d.path().join("k.ouk"),
+        &["--offline-sources", s(&empty)],
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
@@ -500,20 +492,14 @@ fn a_dir_source_oci_layout_keeps_its_artifact_name_as_the_repository() {
 
 /// `stella-kit build --config CFG --key SK --out OUT --cache CACHE`.
 fn build(cfg: &Path, sk: &Path, out: &Path, cache: &Path) -> Output {
-    stella_kit(
-        &[
-            "build",
-            "--config",
-            s(cfg),
-            "--key",
-            s(sk),
-            "--out",
-            s(out),
-            "--cache",
-            s(cache),
-        ],
-        &[],
-    )
+    build_with(cfg, sk, out, &["--cache", s(cache)])
+}
+
+/// `stella-kit build --config CFG --key SK --out OUT EXTRA…`.
+fn build_with(cfg: &Path, sk: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["build", "--config", s(cfg), "--key", s(sk), "--out", s(out)];
+    args.extend_from_slice(extra);
+    stella_kit(&args, &[])
 }
 
 /// The "check it with the stock tool" line names the real public key file, and the
@@ -584,19 +570,11 @@ fn the_default_cache_is_the_xdg_cache_directory() {
         "files left in the current directory: {left:?}"
     );
     // `--cache-dir` is the same option under the name Trivy and Syft users type.
-    let o = stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&cfg),
-            "--key",
-            s(&sk),
-            "--out",
-            s(&d.path().join("k3.ouk")),
-            "--cache-dir",
-            s(&d.path().join("c3")),
-        ],
-        &[],
+    let o = build_with(
+        &cfg,
+        &sk,
+        &d.path().join("k3.ouk"),
+        &["--cache-dir", s(&d.path().join("c3"))],
     );
     ok(&o);
     assert!(d.path().join("c3").is_dir());
@@ -610,18 +588,8 @@ fn errors_say_each_cause_once_and_name_a_non_key() {
     let d = tempfile::tempdir().expect("tmp");
     let (sk, _) = keygen(d.path());
     let missing = d.path().join("missing.toml");
-    let o = stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&missing),
-            "--key",
-            s(&sk),
-            "--out",
-            "k.ouk",
-        ],
-        &[],
-    );
+    let out = d.path().join("k.ouk");
+    let o = build_with(&missing, &sk, &out, &[]);
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(e.lines().count(), 1, "{e}");
@@ -629,18 +597,7 @@ fn errors_say_each_cause_once_and_name_a_non_key() {
     assert!(e.contains(&format!("cannot read {}", s(&missing))), "{e}");
 
     let cfg = config(d.path(), "");
-    let o = stella_kit(
-        &[
-            "build",
-            "--config",
-            s(&cfg),
-            "--key",
-            s(&cfg),
-            "--out",
-            "k.ouk",
-        ],
-        &[],
-    );
+    let o = build_with(&cfg, &cfg, &out, &[]);
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("not a minisign secret key"), "{e}");

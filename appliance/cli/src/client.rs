@@ -422,6 +422,7 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8]) -> CliError {
             CliError::QuotaExhausted {
                 resets_at: api.resets_at.clone().or_else(|| retry_at.and_then(rfc3339)),
                 message: api.message,
+                waited: false,
                 retry_at,
             }
         }

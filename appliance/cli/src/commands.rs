@@ -140,12 +140,14 @@ fn scan_with_quota_wait(
                 message,
                 resets_at,
                 retry_at,
+                ..
             }) if args.wait_quota => {
                 let Some(at) = retry_at else {
                     return Err(CliError::QuotaExhausted {
                         message: format!(
                             "{message}; the appliance named no reset time to wait for"
                         ),
+                        waited: true,
                         resets_at,
                         retry_at,
                     });
@@ -164,6 +166,7 @@ fn scan_with_quota_wait(
                             humantime::format_duration(Duration::from_secs(wait.as_secs())),
                             humantime::format_duration(args.max_wait)
                         ),
+                        waited: true,
                         resets_at,
                         retry_at,
                     });

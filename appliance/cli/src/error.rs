@@ -77,10 +77,12 @@ pub enum CliError {
     },
 
     /// The day's quota is spent (HTTP 429).
-    #[error("quota exhausted: {message}{}", resets_at.as_ref().map(|r| format!(" (resets {r}; use --wait-quota to wait)")).unwrap_or_default())]
+    #[error("quota exhausted: {message}{}", quota_hint(resets_at.as_deref(), *waited))]
     QuotaExhausted {
         /// The server's sentence, or why waiting was not possible.
         message: String,
+        /// `--wait-quota` was given (and could not wait): the hint to use it is left out.
+        waited: bool,
         /// When the quota resets (RFC 3339), when known.
         resets_at: Option<String>,
         /// The same instant, for `--wait-quota`.
@@ -147,5 +149,15 @@ impl CliError {
             }
             Self::Verification(_) => EXIT_POLICY_FAIL,
         }
+    }
+}
+
+/// The tail of a quota message: the reset time, and `--wait-quota` only to someone who
+/// did not already give it.
+fn quota_hint(resets_at: Option<&str>, waited: bool) -> String {
+    match (resets_at, waited) {
+        (Some(r), false) => format!(" (resets {r}; use --wait-quota to wait)"),
+        (Some(r), true) => format!(" (resets {r})"),
+        (None, _) => String::new(),
     }
 }

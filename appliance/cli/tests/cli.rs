@@ -382,7 +382,11 @@ fn quota_exhausted_exits_3_without_waiting() {
         "{}",
         stderr(&o)
     );
-    assert!(stderr(&o).contains("2099-01-01T00:00:00Z"));
+    assert!(
+        stderr(&o).contains("(resets 2099-01-01T00:00:00Z; use --wait-quota to wait)"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(
         srv.requests().len(),
         1,
@@ -456,6 +460,8 @@ fn wait_quota_is_bounded_by_max_wait() {
         "{}",
         stderr(&o)
     );
+    // The user gave --wait-quota: the message does not tell them to use it.
+    assert!(!stderr(&o).contains("use --wait-quota"), "{}", stderr(&o));
     assert_eq!(srv.requests().len(), 1);
 }
 

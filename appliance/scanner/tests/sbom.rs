@@ -568,3 +568,25 @@ fn large_sbom_maps_like_each_component_alone() {
     assert_eq!(all.warnings.len(), 100);
     assert_eq!(all.warnings, alone_warnings[..100]);
 }
+
+/// A valid SBOM that lists no component parses (there is nothing to fail on) but always
+/// carries a warning, in each format: an empty SBOM never passes silently.
+#[test]
+fn an_sbom_without_components_passes_with_a_warning() {
+    let docs: [&[u8]; 3] = [
+        br#"{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}"#,
+        br#"{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"empty","packages":[]}"#,
+        br#"{"bomFormat":"CycloneDX","specVersion":"1.6"}"#,
+    ];
+    for d in docs {
+        let s = parse(d, &SbomLimits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(d)));
+        assert!(s.components.is_empty());
+        assert_eq!(
+            s.warnings,
+            vec![scanner::sbom::EMPTY_SBOM_WARNING.to_string()],
+            "{}",
+            String::from_utf8_lossy(d)
+        );
+    }
+}

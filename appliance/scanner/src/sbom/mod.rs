@@ -230,6 +230,9 @@ pub struct Sbom {
     pub warnings: Vec<String>,
 }
 
+/// The warning on an SBOM that lists no component at all.
+pub const EMPTY_SBOM_WARNING: &str = "the SBOM lists no components: nothing was matched (was it generated from the right image or folder?)";
+
 /// Most warnings kept per SBOM; a hostile document cannot grow this list without bound.
 const MAX_WARNINGS: usize = 100;
 
@@ -473,6 +476,11 @@ fn finish(raw: RawSbom) -> Sbom {
             "{n} component{} with purl type {ty:?} (e.g. {example}): no advisory source of the kit covers this type; not matched",
             if n == 1 { "" } else { "s" }
         ));
+    }
+    if components.is_empty() {
+        // A valid document that lists nothing passes (there is nothing to fail on), but
+        // never silently: an empty SBOM is most often a generator run on the wrong folder.
+        warnings.push(EMPTY_SBOM_WARNING.to_owned());
     }
     // Canonical order: the derived Ord compares name, version, purl, ecosystem, … so two
     // documents listing the same packages in different orders give identical output.
