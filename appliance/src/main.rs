@@ -266,11 +266,7 @@ fn run() -> anyhow::Result<u8> {
                 })?)
             };
             let demo = appliance::quickstart::prepare(dir, samples).context("quickstart")?;
-            print(&Done::text(demo.summary(
-                listen,
-                !no_serve,
-                &appliance::quickstart::stella_command(),
-            )));
+            print(&Done::text(demo.summary(listen, !no_serve)));
             drop(probe);
             if !no_serve {
                 server::install_tracing(LogFormat::Text);

@@ -270,10 +270,11 @@ pub fn prepare(dir: Option<PathBuf>, samples: Option<PathBuf>) -> Result<Demo> {
 
 impl Demo {
     /// What was done and the three next steps, for the binary to print. `serving` says
-    /// whether the server starts next (not with `--no-serve`). `stella` is how to run the
-    /// CI client, as [`stella_command`] finds it.
-    pub fn summary(&self, listen: SocketAddr, serving: bool, stella: &str) -> String {
+    /// whether the server starts next (not with `--no-serve`). The binaries are named as
+    /// [`command_for`] finds them.
+    pub fn summary(&self, listen: SocketAddr, serving: bool) -> String {
         use std::fmt::Write as _;
+        let stella = command_for("stella", "cargo run --release -q -p stella-cli --");
         let mut o = String::new();
         let _ = writeln!(
             o,
@@ -323,11 +324,6 @@ impl Demo {
         }
         o
     }
-}
-
-/// How to run the `stella` CI client in the printed steps: see [`command_for`].
-pub fn stella_command() -> String {
-    command_for("stella", "cargo run --release -q -p stella-cli --")
 }
 
 /// How to run the binary `name` in printed steps: `name` when it is on `PATH`, else its
